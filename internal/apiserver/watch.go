@@ -1,0 +1,216 @@
+package apiserver
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"tug/internal/registry"
+	"tug/internal/storage"
+)
+
+// serveWatch streams changes as newline-delimited JSON watch events (or framed
+// protobuf), until the client goes away or timeoutSeconds pass.
+func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, info *requestInfo, res *registry.Resource) {
+	out, err := negotiate(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	lopts, err := s.listOptions(r, info, res)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	timeout := time.Duration(30+rand.IntN(30)) * time.Minute
+	if v := q.Get("timeoutSeconds"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			writeError(w, r, apierrors.NewBadRequest(fmt.Sprintf("timeoutSeconds must be a non-negative integer, not %q", v)))
+			return
+		}
+		if n > 0 {
+			timeout = time.Duration(n) * time.Second
+		}
+	}
+	initialEnd := q.Get("sendInitialEvents") == "true"
+	if q.Has("sendInitialEvents") && !initialEnd && lopts.ResourceVersion == "" {
+		// sendInitialEvents=false with no resourceVersion means "from now".
+		cur, err := s.cfg.Storage.CurrentRevision(r.Context())
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		lopts.ResourceVersion = strconv.FormatInt(cur, 10)
+	}
+	if initialEnd && lopts.ResourceVersionMatch != metav1.ResourceVersionMatchNotOlderThan {
+		writeError(w, r, apierrors.NewBadRequest("sendInitialEvents=true requires resourceVersionMatch=NotOlderThan"))
+		return
+	}
+	if initialEnd && lopts.ResourceVersion != "" && lopts.ResourceVersion != "0" {
+		// Initial events reflect at least the asked revision: wait for it, then start
+		// from the current state.
+		if _, err := s.stores[res].List(r.Context(), storage.ListOptions{ResourceVersion: lopts.ResourceVersion, Limit: 1, Namespace: lopts.Namespace}); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		lopts.ResourceVersion = ""
+	}
+	wopts := storage.WatchOptions{
+		Namespace: lopts.Namespace, Label: lopts.Label, Field: lopts.Field,
+		ResourceVersion: lopts.ResourceVersion,
+		Bookmarks:       q.Get("allowWatchBookmarks") == "true" || initialEnd,
+	}
+	ctx := r.Context()
+	watcher, err := s.stores[res].Watch(ctx, wopts)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	defer watcher.Stop()
+
+	contentType := mediaJSON
+	if out.media == mediaProtobuf {
+		contentType = mediaProtobuf + ";stream=watch"
+	}
+	inc := metav1.IncludeMetadata
+	if out.as == "Table" {
+		if inc, err = includeObjectOf(r); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Cache-Control", "no-cache, private")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	if flusher != nil {
+		flusher.Flush()
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	bookmarks := time.NewTicker(s.cfg.BookmarkInterval)
+	defer bookmarks.Stop()
+	wctx, cancel := contextUntil(ctx, deadline.C)
+	defer cancel()
+
+	firstTable := true
+	initialPending := initialEnd
+	enc := &watchEncoder{res: res, out: out, inc: inc, srv: s}
+	for {
+		var ev storage.Event
+		var ok bool
+		if initialPending && watcher.Pending() == 0 {
+			// Every initial event is out: say so with a bookmark.
+			ev, ok = storage.Event{Type: watch.Bookmark, RV: watcher.LastRV()}, true
+		} else {
+			ev, ok = watcher.Next(wctx, bookmarks.C)
+		}
+		if !ok {
+			return
+		}
+		b, err := enc.event(ev, firstTable, initialPending && ev.Type == watch.Bookmark)
+		if ev.Type == watch.Bookmark {
+			initialPending = false
+		}
+		if err != nil {
+			b, _ = enc.event(storage.Event{Type: watch.Error, Err: err}, false, false)
+		}
+		if _, err := w.Write(b); err != nil {
+			return
+		}
+		if ev.Type != watch.Bookmark && ev.Type != watch.Error {
+			firstTable = false
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		if ev.Type == watch.Error {
+			return
+		}
+	}
+}
+
+type watchEncoder struct {
+	res *registry.Resource
+	out output
+	inc metav1.IncludeObjectPolicy
+	srv *Server
+}
+
+// event encodes one watch event, framed for the stream.
+func (e *watchEncoder) event(ev storage.Event, withColumns, initialEnd bool) ([]byte, error) {
+	var obj []byte
+	var err error
+	media := e.out.media
+	if media == mediaYAML {
+		media = mediaJSON
+	}
+	switch {
+	case ev.Type == watch.Error:
+		st := statusFor(ev.Err)
+		obj, err = encode(media, st)
+	case ev.Type == watch.Bookmark:
+		bm := newOf(e.res)
+		m, _ := meta.Accessor(bm)
+		m.SetResourceVersion(strconv.FormatInt(ev.RV, 10))
+		if initialEnd {
+			m.SetAnnotations(map[string]string{metav1.InitialEventsAnnotationKey: "true"})
+		}
+		obj, err = encode(media, bm)
+	case e.out.as == "Table":
+		var sv runtime.Object
+		sv, err = toServed(e.res, ev.Object.Obj)
+		if err != nil {
+			return nil, err
+		}
+		var t *metav1.Table
+		t, err = e.srv.table(e.res, []runtime.Object{sv}, e.inc, e.out.asVersion, withColumns)
+		if err != nil {
+			return nil, err
+		}
+		t.ResourceVersion = strconv.FormatInt(ev.Object.RV, 10)
+		obj, err = encodeMeta(mediaJSON, t)
+	case e.out.as != "":
+		var pm *metav1.PartialObjectMetadata
+		pm, err = partialMeta(e.out.asVersion, ev.Object.Obj)
+		if err != nil {
+			return nil, err
+		}
+		obj, err = encodeMeta(mediaJSON, pm)
+	default:
+		obj, err = encodedObject(e.res, media, ev.Object)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if media == mediaProtobuf && e.out.as == "" {
+		we := &metav1.WatchEvent{Type: string(ev.Type), Object: runtime.RawExtension{Raw: obj}}
+		var buf bytes.Buffer
+		if err := protoRawSerializer.Encode(we, &buf); err != nil {
+			return nil, err
+		}
+		frame := make([]byte, 4, 4+buf.Len())
+		binary.BigEndian.PutUint32(frame, uint32(buf.Len()))
+		return append(frame, buf.Bytes()...), nil
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(obj) + 32)
+	buf.WriteString(`{"type":"`)
+	buf.WriteString(string(ev.Type))
+	buf.WriteString(`","object":`)
+	buf.Write(obj)
+	buf.WriteString("}\n")
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,222 @@
+// Package server assembles `tug server`: the embedded (or external) etcd, the API
+// server with its certificates and credentials, and the control-plane loops.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"tug/internal/apiserver"
+	"tug/internal/auth"
+	"tug/internal/registry"
+	"tug/internal/storage"
+	"tug/internal/version"
+)
+
+// Config configures `tug server`.
+type Config struct {
+	DataDir string
+	// Listen is the HTTPS address (host:port; port 0 picks one).
+	Listen string
+	// EtcdServers, when set, uses that etcd cluster instead of the embedded member.
+	EtcdServers string
+	// AdvertiseHosts are extra names and addresses for the serving certificate.
+	AdvertiseHosts []string
+	// CompactInterval is how often etcd history is compacted (default 5 minutes).
+	CompactInterval time.Duration
+	// BookmarkInterval is how often quiet watches get a bookmark (default 1 minute).
+	BookmarkInterval time.Duration
+	// Ready, if set, receives the server's URL once it serves.
+	Ready func(url string)
+}
+
+// Server is a running `tug server`.
+type Server struct {
+	cfg     Config
+	API     *apiserver.Server
+	Storage *storage.Storage
+	PKI     *auth.PKI
+	URL     string
+	Etcd    *storage.Etcd
+}
+
+// Paths under the data dir.
+func AdminKubeconfig(dataDir string) string { return filepath.Join(dataDir, "admin.kubeconfig") }
+func NodeTokenFile(dataDir string) string   { return filepath.Join(dataDir, "node-token") }
+
+// Run starts the server and blocks until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.DataDir == "" {
+		return errors.New("--data-dir is required")
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "0.0.0.0:6443"
+	}
+	if cfg.CompactInterval == 0 {
+		cfg.CompactInterval = 5 * time.Minute
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	l, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	defer l.Close()
+	host, port, _ := net.SplitHostPort(l.Addr().String())
+	clientHost := host
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		clientHost = "127.0.0.1"
+	}
+	serverURL := (&url.URL{Scheme: "https", Host: net.JoinHostPort(clientHost, port)}).String()
+
+	hosts := auth.Hostnames(append([]string{clientHost}, cfg.AdvertiseHosts...)...)
+	if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() {
+		hosts = auth.Hostnames(append([]string{host}, hosts...)...)
+	}
+	pki, err := auth.EnsurePKI(filepath.Join(cfg.DataDir, "pki"), hosts)
+	if err != nil {
+		return fmt.Errorf("certificates: %w", err)
+	}
+	if err := writeAdminKubeconfig(cfg.DataDir, pki, serverURL); err != nil {
+		return err
+	}
+	nodeToken, err := ensureNodeToken(cfg.DataDir, pki.CA)
+	if err != nil {
+		return err
+	}
+
+	var etcd *storage.Etcd
+	if cfg.EtcdServers != "" {
+		etcd, err = storage.ConnectExternal(ctx, cfg.EtcdServers)
+	} else {
+		etcd, err = storage.StartEmbedded(ctx, storage.EmbeddedConfig{DataDir: filepath.Join(cfg.DataDir, "etcd"), ProgressNotifyInterval: 5 * time.Second})
+	}
+	if err != nil {
+		return err
+	}
+	defer etcd.Close()
+
+	store := storage.New(etcd.Client, registry.Scheme, storage.Options{BookmarkInterval: cfg.BookmarkInterval})
+	authn := &auth.Authenticator{Roots: pki.CA.Pool()}
+	tokens := &auth.StaticTokens{}
+	tokens.Set(nodeToken, &auth.User{Name: "system:bootstrap:tug", Groups: []string{auth.GroupBootstrappers}})
+	authn.AddTokenAuthenticator(tokens)
+
+	var ready atomic.Bool
+	api, err := apiserver.New(apiserver.Config{
+		Registry:         registry.All(),
+		Storage:          store,
+		Authenticator:    authn,
+		Authorizer:       auth.MastersAuthorizer{},
+		Version:          versionInfo(),
+		BookmarkInterval: cfg.BookmarkInterval,
+		Ready: func() error {
+			if !ready.Load() {
+				return errors.New("bootstrap objects are not created yet")
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return err
+	}
+	if err := store.Start(ctx); err != nil {
+		return err
+	}
+	go store.Compact(ctx, cfg.CompactInterval)
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- api.Serve(ctx, l, pki.ServerCert) }()
+
+	if err := bootstrap(ctx, api); err != nil {
+		return fmt.Errorf("create bootstrap objects: %w", err)
+	}
+	ready.Store(true)
+	slog.Info("tug server ready", "url", serverURL, "kubeconfig", AdminKubeconfig(cfg.DataDir), "etcd", etcdDesc(cfg, etcd))
+	if cfg.Ready != nil {
+		cfg.Ready(serverURL)
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-serveErr:
+		return err
+	}
+}
+
+func etcdDesc(cfg Config, e *storage.Etcd) string {
+	if cfg.EtcdServers != "" {
+		return cfg.EtcdServers
+	}
+	return "embedded " + e.ClientURL
+}
+
+func versionInfo() apiserver.VersionInfo {
+	return apiserver.VersionInfo{
+		Major: "1", Minor: "32", GitVersion: version.Kubernetes, GitCommit: version.Commit,
+		BuildDate: version.BuildDate, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH,
+	}
+}
+
+func writeAdminKubeconfig(dataDir string, pki *auth.PKI, serverURL string) error {
+	certPEM, keyPEM, err := pki.CA.Issue(CertForAdmin())
+	if err != nil {
+		return err
+	}
+	kc := auth.Kubeconfig{Server: serverURL, Context: "tug", CAPEM: pki.CA.CertPEM, CertPEM: certPEM, KeyPEM: keyPEM}
+	return kc.Write(AdminKubeconfig(dataDir))
+}
+
+// CertForAdmin is the certificate request of the admin kubeconfig.
+func CertForAdmin() auth.CertRequest {
+	return auth.CertRequest{CommonName: auth.UserAdmin, Organizations: []string{auth.GroupMasters}, Client: true}
+}
+
+// ensureNodeToken returns the join token, creating DATA/node-token on first start.
+// The token names the CA (by hash) so an agent can check the server it joins.
+func ensureNodeToken(dataDir string, ca *auth.CA) (string, error) {
+	p := NodeTokenFile(dataDir)
+	if b, err := os.ReadFile(p); err == nil {
+		if t := strings.TrimSpace(string(b)); t != "" {
+			return t, nil
+		}
+	}
+	t := fmt.Sprintf("tug1::%s::%s", ca.Hash(), auth.RandomToken(24))
+	if err := auth.WriteFileAtomic(p, []byte(t+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return t, nil
+}
+
+// SystemNamespaces exist from the first start on.
+var SystemNamespaces = []string{metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic, corev1.NamespaceNodeLease}
+
+func bootstrap(ctx context.Context, api *apiserver.Server) error {
+	for _, ns := range SystemNamespaces {
+		for attempt := 0; ; attempt++ {
+			_, err := api.EnsureObject(ctx, corev1.SchemeGroupVersion.WithResource("namespaces"), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+			if err == nil {
+				break
+			}
+			if attempt > 50 || ctx.Err() != nil {
+				return err
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return nil
+}

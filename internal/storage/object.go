@@ -1,0 +1,56 @@
+package storage
+
+import (
+	"sync"
+
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// Object is one stored version of an API object. It is shared between the cache,
+// lists and watchers, so Obj must never be modified: DeepCopy it first.
+type Object struct {
+	Key       string
+	Namespace string
+	Name      string
+	Obj       runtime.Object
+	RV        int64
+	Labels    labels.Set
+	Fields    fields.Set
+
+	raw []byte // the stored encoding, to recognise no-op updates
+
+	encMu sync.Mutex
+	enc   map[string][]byte
+}
+
+// Encoded returns the encoding of this version named id, computing it once with fn.
+// Lists and watch fan-out use it so that each version is serialized once per format.
+func (o *Object) Encoded(id string, fn func(runtime.Object) ([]byte, error)) ([]byte, error) {
+	o.encMu.Lock()
+	defer o.encMu.Unlock()
+	if b, ok := o.enc[id]; ok {
+		return b, nil
+	}
+	b, err := fn(o.Obj)
+	if err != nil {
+		return nil, err
+	}
+	if o.enc == nil {
+		o.enc = make(map[string][]byte, 2)
+	}
+	o.enc[id] = b
+	return b, nil
+}
+
+// Matches reports whether the object satisfies both selectors.
+func (o *Object) Matches(ls labels.Selector, fs fields.Selector) bool {
+	if ls != nil && !ls.Empty() && !ls.Matches(o.Labels) {
+		return false
+	}
+	if fs != nil && !fs.Empty() && !fs.Matches(o.Fields) {
+		return false
+	}
+	return true
+}
