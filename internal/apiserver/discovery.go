@@ -96,8 +96,8 @@ func (s *Server) serveDiscovery(w http.ResponseWriter, r *http.Request, info *re
 			return
 		}
 		s.writeJSON(w, r, &metav1.APIVersions{
-			TypeMeta: metav1.TypeMeta{Kind: "APIVersions"},
-			Versions: []string{"v1"},
+			TypeMeta:                   metav1.TypeMeta{Kind: "APIVersions"},
+			Versions:                   []string{"v1"},
 			ServerAddressByClientCIDRs: []metav1.ServerAddressByClientCIDR{{ClientCIDR: "0.0.0.0/0", ServerAddress: r.Host}},
 		})
 	case len(parts) == 1 && parts[0] == "apis":

@@ -234,11 +234,23 @@ func (s *Server) create(ctx context.Context, op *writeOp, obj runtime.Object) (r
 		if err := s.prepareCreate(ctx, op, sobj); err != nil {
 			return nil, err
 		}
+		var release func()
+		if a := op.res.Allocate; a != nil {
+			if release, err = a(ctx, sobj, nil, op.dryRun); err != nil {
+				return nil, err
+			}
+		}
 		if op.dryRun {
+			if release != nil {
+				release()
+			}
 			return sobj, nil
 		}
 		o, err := s.stores[res].Create(ctx, sobj)
 		if err != nil {
+			if release != nil {
+				release()
+			}
 			if apierrors.IsAlreadyExists(err) && generated && attempt < 8 {
 				continue
 			}
@@ -296,6 +308,24 @@ func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, info *reque
 func (s *Server) update(ctx context.Context, op *writeOp, allowCreate bool, change func(cur runtime.Object) (runtime.Object, error)) (runtime.Object, bool, error) {
 	res := op.served
 	store := s.stores[res]
+	var release func()
+	giveBack := func() {
+		if release != nil {
+			release()
+			release = nil
+		}
+	}
+	allocate := func(obj, old runtime.Object) (runtime.Object, error) {
+		giveBack()
+		if a := op.res.Allocate; a != nil && op.subresource == "" {
+			r, err := a(ctx, obj, old, op.dryRun)
+			if err != nil {
+				return nil, err
+			}
+			release = r
+		}
+		return obj, nil
+	}
 	fn := func(cur runtime.Object) (runtime.Object, error) {
 		if cur == nil {
 			obj, err := change(nil)
@@ -309,7 +339,7 @@ func (s *Server) update(ctx context.Context, op *writeOp, allowCreate bool, chan
 			if err := s.prepareCreate(ctx, op, sobj); err != nil {
 				return nil, err
 			}
-			return sobj, nil
+			return allocate(sobj, nil)
 		}
 		servedCur, err := toServed(res, cur)
 		if err != nil {
@@ -326,9 +356,14 @@ func (s *Server) update(ctx context.Context, op *writeOp, allowCreate bool, chan
 		if err != nil {
 			return nil, err
 		}
-		return s.prepareUpdate(ctx, op, sobj, cur)
+		next, err := s.prepareUpdate(ctx, op, sobj, cur)
+		if err != nil {
+			return nil, err
+		}
+		return allocate(next, cur)
 	}
 	if op.dryRun {
+		defer giveBack()
 		cur, err := store.Get(ctx, op.namespace, op.name, "")
 		if apierrors.IsNotFound(err) && allowCreate {
 			out, err := fn(nil)
@@ -342,6 +377,7 @@ func (s *Server) update(ctx context.Context, op *writeOp, allowCreate bool, chan
 	}
 	o, created, err := store.Update(ctx, op.namespace, op.name, allowCreate, fn)
 	if err != nil {
+		giveBack()
 		return nil, false, s.named(res, err, op.name)
 	}
 	s.finishIfDone(ctx, op, store, o)
@@ -464,6 +500,8 @@ func (s *Server) serveDeleteCollection(w http.ResponseWriter, r *http.Request, i
 		}
 		deleted = append(deleted, &storage.Object{Obj: dr.obj, Namespace: o.Namespace, Name: o.Name})
 	}
-	sort.Slice(deleted, func(i, j int) bool { return deleted[i].Namespace+"/"+deleted[i].Name < deleted[j].Namespace+"/"+deleted[j].Name })
+	sort.Slice(deleted, func(i, j int) bool {
+		return deleted[i].Namespace+"/"+deleted[i].Name < deleted[j].Namespace+"/"+deleted[j].Name
+	})
 	s.writeList(w, r, res, &storage.ListResult{Items: deleted, RV: lr.RV})
 }

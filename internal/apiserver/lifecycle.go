@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
+	"tug/internal/admission"
 	"tug/internal/auth"
 	"tug/internal/registry"
 	"tug/internal/storage"
@@ -116,7 +117,7 @@ func (s *Server) admit(ctx context.Context, op *writeOp, operation string, obj, 
 			name = m.GetName()
 		}
 	}
-	return s.cfg.Admission.Admit(ctx, &AdmissionRequest{
+	return s.cfg.Admission.Admit(ctx, &admission.Request{
 		Operation: operation, Resource: op.res, Subresource: op.subresource, Namespace: op.namespace, Name: name,
 		Object: obj, OldObject: old, User: op.user, DryRun: op.dryRun, Options: options,
 	})
@@ -324,6 +325,9 @@ func (s *Server) deleteObject(ctx context.Context, op *writeOp, store *storage.R
 			if err != nil {
 				return nil, err
 			}
+			if res.Release != nil {
+				res.Release(ctx, gone.Obj)
+			}
 			return &deleteResult{obj: gone.Obj, deleted: true}, nil
 		}
 		// Mark: set deletionTimestamp (once; a shorter grace period may shorten it).
@@ -420,13 +424,16 @@ func (s *Server) finishIfDone(ctx context.Context, op *writeOp, store *storage.R
 		return
 	}
 	uid := m.GetUID()
-	_, _ = store.Delete(ctx, op.namespace, m.GetName(), func(c runtime.Object) error {
+	gone, err := store.Delete(ctx, op.namespace, m.GetName(), func(c runtime.Object) error {
 		cm, _ := meta.Accessor(c)
 		if cm.GetUID() != uid || len(cm.GetFinalizers()) > 0 {
 			return apierrors.NewConflict(op.served.GroupResource(), m.GetName(), fmt.Errorf("changed"))
 		}
 		return nil
 	})
+	if err == nil && op.res.Release != nil {
+		op.res.Release(ctx, gone.Obj)
+	}
 }
 
 // okStatus is the Status a completed delete answers with.

@@ -16,32 +16,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"tug/internal/admission"
 	"tug/internal/auth"
 	"tug/internal/registry"
 	"tug/internal/storage"
 )
-
-// Admission checks and adjusts writes before they are stored.
-type Admission interface {
-	Admit(ctx context.Context, a *AdmissionRequest) error
-}
-
-// AdmissionRequest is one write seen by admission.
-type AdmissionRequest struct {
-	Operation   string // CREATE, UPDATE, DELETE, CONNECT
-	Resource    *registry.Resource
-	Subresource string
-	Namespace   string
-	Name        string
-	// Object is the new object (nil on delete); admission may change it.
-	Object runtime.Object
-	// OldObject is the stored object (nil on create).
-	OldObject runtime.Object
-	User      *auth.User
-	DryRun    bool
-	// Options is the DeleteOptions of a delete (nil otherwise).
-	Options runtime.Object
-}
 
 // Connector serves the streaming subresources of pods and nodes (logs, exec,
 // attach, port-forward, proxy) by forwarding them to the node agent.
@@ -69,7 +48,7 @@ type Config struct {
 	Storage       *storage.Storage
 	Authenticator *auth.Authenticator
 	Authorizer    auth.Authorizer
-	Admission     Admission
+	Admission     admission.Plugin
 	Connector     Connector
 	Version       VersionInfo
 	// OpenAPI serves /openapi/v2 and /openapi/v3 (nil: 404).

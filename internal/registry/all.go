@@ -34,8 +34,10 @@ func groupRank(g string) int {
 
 // All returns every resource tug serves, in discovery order: groups as Kubernetes
 // orders them, preferred version first, resources by name.
-func All() *Set {
-	rs := append([]*Resource(nil), registered...)
+// Extra resources (built where their dependencies live, such as access reviews
+// that need the authorizer) are added to the registered ones.
+func All(extra ...*Resource) *Set {
+	rs := append(append([]*Resource(nil), registered...), extra...)
 	sort.SliceStable(rs, func(i, j int) bool {
 		a, b := rs[i], rs[j]
 		if ga, gb := groupRank(a.Group), groupRank(b.Group); ga != gb {

@@ -65,6 +65,14 @@ type Resource struct {
 	// (pods wait for their node agent); nil means immediately.
 	GracefulDelete func(obj runtime.Object, requested *int64) int64
 
+	// Allocate, when set, reserves what an object needs from a shared pool before
+	// it is stored (service cluster IPs, node ports). old is nil on create. It
+	// returns a function that gives the reservation back if the write then fails.
+	// With dryRun it must reserve nothing lasting.
+	Allocate func(ctx context.Context, obj, old runtime.Object, dryRun bool) (release func(), err error)
+	// Release gives back what a deleted object held.
+	Release func(ctx context.Context, obj runtime.Object)
+
 	// Fields are the field-selector fields besides metadata.name and metadata.namespace.
 	Fields func(obj runtime.Object) fields.Set
 	// TTL gives objects a lifetime in seconds (events).

@@ -126,7 +126,6 @@ func (e *Etcd) Close() {
 	}
 }
 
-
 func freeLoopbackPort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
