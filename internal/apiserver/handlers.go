@@ -83,7 +83,7 @@ func (s *Server) op(r *http.Request, info *requestInfo, res *registry.Resource, 
 	if err != nil {
 		return nil, err
 	}
-	return &writeOp{res: res.Stored(), served: res, namespace: info.Namespace, name: info.Name, subresource: sub, dryRun: dry, user: auth.UserFrom(r.Context())}, nil
+	return &writeOp{res: res.Stored(), served: res, namespace: info.Namespace, name: info.Name, subresource: sub, dryRun: dry, user: auth.UserFrom(r.Context()), manager: managerOf(r)}, nil
 }
 
 func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, info *requestInfo, res *registry.Resource) {
@@ -234,6 +234,7 @@ func (s *Server) create(ctx context.Context, op *writeOp, obj runtime.Object) (r
 		if err := s.prepareCreate(ctx, op, sobj); err != nil {
 			return nil, err
 		}
+		sobj = s.track(op, nil, sobj)
 		var release func()
 		if a := op.res.Allocate; a != nil {
 			if release, err = a(ctx, sobj, nil, op.dryRun); err != nil {
@@ -339,7 +340,7 @@ func (s *Server) update(ctx context.Context, op *writeOp, allowCreate bool, chan
 			if err := s.prepareCreate(ctx, op, sobj); err != nil {
 				return nil, err
 			}
-			return allocate(sobj, nil)
+			return allocate(s.track(op, nil, sobj), nil)
 		}
 		servedCur, err := toServed(res, cur)
 		if err != nil {
@@ -360,7 +361,7 @@ func (s *Server) update(ctx context.Context, op *writeOp, allowCreate bool, chan
 		if err != nil {
 			return nil, err
 		}
-		return allocate(next, cur)
+		return allocate(s.track(op, cur, next), cur)
 	}
 	if op.dryRun {
 		defer giveBack()
@@ -391,19 +392,29 @@ func deleteOptions(w http.ResponseWriter, r *http.Request, s *Server) (*metav1.D
 		return nil, err
 	}
 	if len(strings.TrimSpace(string(body))) > 0 {
+		// Clients send DeleteOptions in the group version of the resource (or
+		// meta.k8s.io/v1); any of them is the same type.
+		var dec runtime.Decoder
+		switch bodyMedia(r) {
+		case mediaJSON:
+			dec = jsonSerializer
+		case mediaYAML:
+			dec = yamlSerializer
+		case mediaProtobuf:
+			dec = protoSerializer
+		default:
+			return nil, unsupportedMedia(bodyMedia(r))
+		}
 		gvk := metav1.SchemeGroupVersion.WithKind("DeleteOptions")
-		obj, err := decodeAs(w, bodyMedia(r), body, gvk, opts, validationIgnore)
+		obj, _, err := dec.Decode(body, &gvk, &metav1.DeleteOptions{})
 		if err != nil {
-			// Clients send DeleteOptions under the group of the resource, too.
-			obj2, _, err2 := jsonSerializer.Decode(body, nil, &metav1.DeleteOptions{})
-			if err2 != nil {
-				return nil, err
-			}
-			obj = obj2
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("the body is not valid DeleteOptions: %v", err))
 		}
-		if o, ok := obj.(*metav1.DeleteOptions); ok {
-			opts = o
+		o, ok := obj.(*metav1.DeleteOptions)
+		if !ok {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("the body of a delete must be DeleteOptions, not %s", obj.GetObjectKind().GroupVersionKind().Kind))
 		}
+		opts = o
 	}
 	q := r.URL.Query()
 	if v := q.Get("gracePeriodSeconds"); v != "" {

@@ -34,6 +34,8 @@ type writeOp struct {
 	subresource string
 	dryRun      bool
 	user        *auth.User
+	// manager, when set, is recorded in managedFields as the writer.
+	manager string
 }
 
 // now is the server clock, second precision as Kubernetes stores timestamps.
@@ -80,7 +82,10 @@ func (s *Server) prepareCreate(ctx context.Context, op *writeOp, obj runtime.Obj
 	m.SetDeletionTimestamp(nil)
 	m.SetDeletionGracePeriodSeconds(nil)
 	m.SetSelfLink("")
-	m.SetManagedFields(nil)
+	if op.manager != "" || s.fields.schemas == nil {
+		// Apply has computed them already; every other write records its manager after.
+		m.SetManagedFields(nil)
+	}
 	m.SetGeneration(0)
 	if res.Generation {
 		m.SetGeneration(1)

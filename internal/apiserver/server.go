@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/kube-openapi/pkg/validation/spec"
 
 	"tug/internal/admission"
 	"tug/internal/auth"
@@ -53,6 +54,9 @@ type Config struct {
 	Version       VersionInfo
 	// OpenAPI serves /openapi/v2 and /openapi/v3 (nil: 404).
 	OpenAPI http.Handler
+	// Schemas returns the OpenAPI v2 definitions of every type, for server-side apply
+	// and managedFields (nil: neither is available).
+	Schemas func() map[string]*spec.Schema
 	// Extra handlers for non-resource paths (join endpoints, metrics...), by path prefix.
 	Extra map[string]http.Handler
 	// MaxBodyBytes bounds request bodies (413 beyond); default 3 MiB like Kubernetes.
@@ -67,6 +71,7 @@ type Config struct {
 type Server struct {
 	cfg    Config
 	stores map[*registry.Resource]*storage.Resource
+	fields *fieldManagers
 	h      http.Handler
 }
 
@@ -78,7 +83,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.BookmarkInterval == 0 {
 		cfg.BookmarkInterval = time.Minute
 	}
-	s := &Server{cfg: cfg, stores: map[*registry.Resource]*storage.Resource{}}
+	s := &Server{cfg: cfg, stores: map[*registry.Resource]*storage.Resource{}, fields: &fieldManagers{schemas: cfg.Schemas}}
 	for _, r := range cfg.Registry.All {
 		if r.Create != nil && r.New == nil {
 			continue

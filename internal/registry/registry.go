@@ -21,6 +21,11 @@ import (
 // Scheme knows every type tug serves.
 var Scheme = scheme.Scheme
 
+func init() {
+	// Clients may send options as meta.k8s.io/v1 as well as in a resource's group.
+	Scheme.AddKnownTypes(metav1.SchemeGroupVersion, &metav1.DeleteOptions{}, &metav1.CreateOptions{}, &metav1.UpdateOptions{}, &metav1.PatchOptions{})
+}
+
 // Resource describes one resource of one group version, as served.
 type Resource struct {
 	Group    string
