@@ -210,6 +210,7 @@ func BootstrapClusterRoles() []*rbacv1.ClusterRole {
 			rule(writeVerbs, "storage.k8s.io", "volumeattachments volumeattachments/status"),
 			rule(writeVerbs, "certificates.k8s.io", "certificatesigningrequests certificatesigningrequests/approval certificatesigningrequests/status"),
 			rule("approve sign", "certificates.k8s.io", "signers"),
+			rule("escalate patch update", "rbac.authorization.k8s.io", "clusterroles"),
 			rule("create", "authentication.k8s.io", "tokenreviews"),
 			rule("create", "authorization.k8s.io", "subjectaccessreviews")),
 		clusterRole("system:node-proxier",
