@@ -228,7 +228,7 @@ func TestGetWatch(t *testing.T) {
 	type result struct{ out string }
 	done := make(chan result, 1)
 	go func() {
-		out, _, _ := s.kubectlCtx(ctx, "-n", ns, "get", "cm", "-w", "--request-timeout=8s")
+		out, _, _ := s.KubectlCtx(ctx, nil, "-n", ns, "get", "cm", "-w", "--request-timeout=8s")
 		done <- result{out}
 	}()
 	time.Sleep(1500 * time.Millisecond)
@@ -244,7 +244,7 @@ func TestGetWatch(t *testing.T) {
 func TestClientGoWatch(t *testing.T) {
 	s := shared
 	ns := namespace(t, s)
-	cs := s.Clientset(t)
+	cs := clientset(t, s)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	first, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "w1", Labels: map[string]string{"app": "x"}}}, metav1.CreateOptions{})
