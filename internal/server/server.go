@@ -117,11 +117,14 @@ func Run(ctx context.Context, cfg Config) error {
 	authn.AddTokenAuthenticator(tokens)
 
 	var ready atomic.Bool
+	access := newAccessControl()
+	reg := registry.All(auth.ReviewResources(access.Authorizer)...)
 	api, err := apiserver.New(apiserver.Config{
-		Registry:         registry.All(),
+		Registry:         reg,
 		Storage:          store,
 		Authenticator:    authn,
-		Authorizer:       auth.MastersAuthorizer{},
+		Authorizer:       access.Authorizer,
+		Admission:        access.Admission,
 		Version:          versionInfo(),
 		BookmarkInterval: cfg.BookmarkInterval,
 		Ready: func() error {
@@ -137,6 +140,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := store.Start(ctx); err != nil {
 		return err
 	}
+	access.start(ctx, api, reg)
 	go store.Compact(ctx, cfg.CompactInterval)
 
 	serveErr := make(chan error, 1)
@@ -217,6 +221,9 @@ func bootstrap(ctx context.Context, api *apiserver.Server) error {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
+	}
+	if err := ensurePolicy(ctx, api); err != nil {
+		return err
 	}
 	return nil
 }

@@ -1,0 +1,80 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"tug/internal/admission"
+	"tug/internal/apiserver"
+	"tug/internal/auth"
+	"tug/internal/registry"
+	"tug/internal/storage"
+)
+
+// accessControl is the authorizer and the admission chain. Both must exist before
+// the API server is built, but read the stores the API server creates: lookups
+// answer nil until start hands them the server.
+type accessControl struct {
+	Authorizer auth.Authorizer
+	Admission  admission.Chain
+
+	rbacSource *auth.StoreRBACSource
+	stores     atomic.Pointer[storeIndex]
+}
+
+type storeIndex struct {
+	api *apiserver.Server
+	reg *registry.Set
+}
+
+func newAccessControl() *accessControl {
+	ac := &accessControl{}
+	ac.rbacSource = auth.NewStoreRBACSource(ac.lookup)
+	rbac := auth.NewRBACAuthorizer(ac.rbacSource)
+	ac.Authorizer = auth.MastersAuthorizer{Next: rbac}
+	deps := admission.StoreDeps(ac.lookup)
+	deps.Authorizer, deps.Rules = ac.Authorizer, rbac
+	ac.Admission = admission.Default(deps)
+	return ac
+}
+
+func (ac *accessControl) lookup(gvr schema.GroupVersionResource) *storage.Resource {
+	si := ac.stores.Load()
+	if si == nil {
+		return nil
+	}
+	res := si.reg.Lookup(gvr)
+	if res == nil {
+		return nil
+	}
+	return si.api.Store(res)
+}
+
+// start connects to the API server's stores (after storage has started).
+func (ac *accessControl) start(ctx context.Context, api *apiserver.Server, reg *registry.Set) {
+	ac.stores.Store(&storeIndex{api: api, reg: reg})
+	ac.rbacSource.Start(ctx)
+}
+
+// ensurePolicy creates the default RBAC objects that do not exist yet.
+func ensurePolicy(ctx context.Context, api *apiserver.Server) error {
+	for _, obj := range auth.BootstrapPolicy() {
+		gvr := rbacv1.SchemeGroupVersion.WithResource("clusterroles")
+		if _, ok := obj.(*rbacv1.ClusterRoleBinding); ok {
+			gvr = rbacv1.SchemeGroupVersion.WithResource("clusterrolebindings")
+		}
+		if _, err := api.EnsureObject(ctx, gvr, obj); err != nil {
+			if apierrors.IsNotFound(err) {
+				slog.Warn("RBAC is not served; the default policy is not created", "resource", gvr.Resource)
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}
