@@ -1,12 +1,10 @@
 package apiserver
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"tug/internal/auth"
 )
@@ -33,38 +31,36 @@ func (s *Server) withImpersonation(next http.Handler) http.Handler {
 			return
 		}
 		u := auth.UserFrom(r.Context())
+		// check writes the refusal (the usual Forbidden naming the resource) and
+		// reports false unless the user may impersonate what a names.
 		check := func(a auth.Attributes) bool {
 			a.User, a.Verb, a.IsResource = u, "impersonate", true
 			d, err := s.cfg.Authorizer.Authorize(r.Context(), a)
-			return err == nil && d.Allowed
-		}
-		deny := func(what string) {
-			writeError(w, r, apierrors.NewForbidden(schema.GroupResource{Resource: what}, "", fmt.Errorf("User %q cannot impersonate %s", u.Name, what)))
+			if err == nil && d.Allowed {
+				return true
+			}
+			writeError(w, r, forbidden(a, d.Reason))
+			return false
 		}
 		// A service account is impersonated through the serviceaccounts resource.
 		if ns, name, ok := serviceAccountName(asUser); ok {
 			if !check(auth.Attributes{Resource: "serviceaccounts", Namespace: ns, Name: name}) {
-				deny(fmt.Sprintf("serviceaccount %s/%s", ns, name))
 				return
 			}
 		} else if !check(auth.Attributes{Resource: "users", Name: asUser}) {
-			deny(fmt.Sprintf("user %q", asUser))
 			return
 		}
 		for _, g := range asGroups {
 			if !check(auth.Attributes{Resource: "groups", Name: g}) {
-				deny(fmt.Sprintf("group %q", g))
 				return
 			}
 		}
 		if asUID != "" && !check(auth.Attributes{APIGroup: "authentication.k8s.io", Resource: "uids", Name: asUID}) {
-			deny(fmt.Sprintf("uid %q", asUID))
 			return
 		}
 		for k, vals := range extra {
 			for _, v := range vals {
 				if !check(auth.Attributes{APIGroup: "authentication.k8s.io", Resource: "userextras", Subresource: k, Name: v}) {
-					deny(fmt.Sprintf("userextras/%s %q", k, v))
 					return
 				}
 			}
@@ -73,8 +69,8 @@ func (s *Server) withImpersonation(next http.Handler) http.Handler {
 		if len(extra) > 0 {
 			nu.Extra = extra
 		}
-		if _, _, ok := serviceAccountName(asUser); ok {
-			nu.Groups = append(nu.Groups, auth.GroupServiceAccounts)
+		if ns, _, ok := serviceAccountName(asUser); ok {
+			nu.Groups = append(nu.Groups, auth.GroupServiceAccounts, auth.GroupServiceAccounts+":"+ns)
 		}
 		if asUser != auth.UserAnonymous && !nu.InGroup(auth.GroupAuthenticated) {
 			nu.Groups = append(nu.Groups, auth.GroupAuthenticated)
