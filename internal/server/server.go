@@ -137,6 +137,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	if err := wireServiceAllocation(api); err != nil {
+		return err
+	}
 	if err := store.Start(ctx); err != nil {
 		return err
 	}
