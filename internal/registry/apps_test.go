@@ -334,7 +334,9 @@ func TestStatefulSetValidation(t *testing.T) {
 		{"retention", func(s *appsv1.StatefulSet) {
 			s.Spec.PersistentVolumeClaimRetentionPolicy = &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{WhenDeleted: "Keep", WhenScaled: "Delete"}
 		}, "spec.persistentVolumeClaimRetentionPolicy.whenDeleted: Unsupported value"},
-		{"claim without storage", func(s *appsv1.StatefulSet) { s.Spec.VolumeClaimTemplates[0].Spec.Resources = corev1.VolumeResourceRequirements{} },
+		{"claim without storage", func(s *appsv1.StatefulSet) {
+			s.Spec.VolumeClaimTemplates[0].Spec.Resources = corev1.VolumeResourceRequirements{}
+		},
 			"spec.volumeClaimTemplates[0].spec.resources[storage]: Required value"},
 		{"mismatch", func(s *appsv1.StatefulSet) { s.Spec.Selector.MatchLabels["app"] = "x" }, "`selector` does not match template `labels`"},
 	}

@@ -240,7 +240,9 @@ func TestCronJob(t *testing.T) {
 		{"policy", func(cj *batchv1.CronJob) { cj.Spec.ConcurrencyPolicy = "Sometimes" }, "spec.concurrencyPolicy: Unsupported value"},
 		{"long name", func(cj *batchv1.CronJob) { cj.Name = "a23456789012345678901234567890123456789012345678901234" }, "metadata.name: Invalid value"},
 		{"selector", func(cj *batchv1.CronJob) { cj.Spec.JobTemplate.Spec.Selector = &metav1.LabelSelector{} }, "spec.jobTemplate.spec.selector: Invalid value"},
-		{"restart always", func(cj *batchv1.CronJob) { cj.Spec.JobTemplate.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyAlways },
+		{"restart always", func(cj *batchv1.CronJob) {
+			cj.Spec.JobTemplate.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyAlways
+		},
 			"spec.jobTemplate.spec.template.spec.restartPolicy: Unsupported value"},
 		{"negative history", func(cj *batchv1.CronJob) { cj.Spec.FailedJobsHistoryLimit = extPtr[int32](-1) }, "spec.failedJobsHistoryLimit"},
 	}
