@@ -21,6 +21,7 @@ import (
 
 	"tug/internal/apiserver"
 	"tug/internal/auth"
+	"tug/internal/openapi"
 	"tug/internal/registry"
 	"tug/internal/storage"
 	"tug/internal/version"
@@ -119,8 +120,15 @@ func Run(ctx context.Context, cfg Config) error {
 	var ready atomic.Bool
 	access := newAccessControl()
 	reg := registry.All(auth.ReviewResources(access.Authorizer)...)
+	oapi, err := openapi.New(reg, version.Kubernetes)
+	if err != nil {
+		return fmt.Errorf("openapi documents: %w", err)
+	}
+	slog.Info("openapi documents built", "took", oapi.BuildTime, "bytes", oapi.Size())
 	api, err := apiserver.New(apiserver.Config{
 		Registry:         reg,
+		OpenAPI:          oapi,
+		Schemas:          oapi.Schemas,
 		Storage:          store,
 		Authenticator:    authn,
 		Authorizer:       access.Authorizer,
