@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -61,8 +62,14 @@ func (ac *accessControl) start(ctx context.Context, api *apiserver.Server, reg *
 	ac.rbacSource.Start(ctx)
 }
 
-// ensurePolicy creates the default RBAC objects that do not exist yet.
+// ensurePolicy creates the default RBAC objects and the system priority classes
+// that do not exist yet.
 func ensurePolicy(ctx context.Context, api *apiserver.Server) error {
+	for _, pc := range registry.SystemPriorityClasses() {
+		if _, err := api.EnsureObject(ctx, schedulingv1.SchemeGroupVersion.WithResource("priorityclasses"), pc); err != nil {
+			return err
+		}
+	}
 	for _, obj := range auth.BootstrapPolicy() {
 		gvr := rbacv1.SchemeGroupVersion.WithResource("clusterroles")
 		if _, ok := obj.(*rbacv1.ClusterRoleBinding); ok {
