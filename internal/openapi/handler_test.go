@@ -366,3 +366,19 @@ func TestNegotiate(t *testing.T) {
 		}
 	}
 }
+
+// TestDeterministic: the same registry gives byte-identical documents, so a
+// restarted server keeps its hashes and clients keep their caches.
+func TestDeterministic(t *testing.T) {
+	a, err := New(testSet(), "v1.32.4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(testSet(), "v1.32.4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.docs.index.json, b.docs.index.json) || a.docs.v2.hash != b.docs.v2.hash {
+		t.Error("two builds of one registry differ")
+	}
+}
