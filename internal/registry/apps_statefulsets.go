@@ -23,6 +23,20 @@ func init() {
 		NewList:    func() runtime.Object { return &appsv1.StatefulSetList{} },
 		Status:     true,
 		Generation: true,
+		// The stored encoding has no room for the kind of the claim templates;
+		// reads put it back, as clients expect to see it.
+		FromStored: func(obj runtime.Object) (runtime.Object, error) {
+			sts := obj.(*appsv1.StatefulSet)
+			if !claimTemplatesNeedKind(sts) {
+				return sts, nil
+			}
+			out := sts.DeepCopy()
+			for i := range out.Spec.VolumeClaimTemplates {
+				c := &out.Spec.VolumeClaimTemplates[i]
+				c.APIVersion, c.Kind = "v1", "PersistentVolumeClaim"
+			}
+			return out, nil
+		},
 		Scale: &ScaleRules{
 			Get: func(obj runtime.Object) (int32, int32, string) {
 				s := obj.(*appsv1.StatefulSet)
@@ -98,12 +112,18 @@ func defaultStatefulSet(sts *appsv1.StatefulSet) {
 	DefaultPodTemplate(&s.Template)
 }
 
-// defaultClaimTemplate fills in what a claim template shows once stored: its kind,
-// the filesystem volume mode and a Pending phase.
-func defaultClaimTemplate(c *corev1.PersistentVolumeClaim) {
-	if c.APIVersion == "" && c.Kind == "" {
-		c.APIVersion, c.Kind = "v1", "PersistentVolumeClaim"
+func claimTemplatesNeedKind(sts *appsv1.StatefulSet) bool {
+	for _, c := range sts.Spec.VolumeClaimTemplates {
+		if c.Kind == "" {
+			return true
+		}
 	}
+	return false
+}
+
+// defaultClaimTemplate fills in what a claim template shows once stored: the
+// filesystem volume mode and a Pending phase (its kind is added on read).
+func defaultClaimTemplate(c *corev1.PersistentVolumeClaim) {
 	if c.Spec.VolumeMode == nil {
 		c.Spec.VolumeMode = extPtr(corev1.PersistentVolumeFilesystem)
 	}
@@ -213,6 +233,10 @@ func validateStatefulSetUpdate(n, o *appsv1.StatefulSet) field.ErrorList {
 		s.UpdateStrategy = appsv1.StatefulSetUpdateStrategy{}
 		s.PersistentVolumeClaimRetentionPolicy = nil
 		s.MinReadySeconds = 0
+		// Clients may send back the kind reads show; storage does not keep it.
+		for i := range s.VolumeClaimTemplates {
+			s.VolumeClaimTemplates[i].TypeMeta = metav1.TypeMeta{}
+		}
 	}
 	if !equality.Semantic.DeepEqual(a, b) {
 		return field.ErrorList{field.Forbidden(field.NewPath("spec"),

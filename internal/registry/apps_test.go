@@ -309,8 +309,19 @@ func TestStatefulSetDefaults(t *testing.T) {
 		t.Errorf("retention %+v", rp)
 	}
 	c := sp.VolumeClaimTemplates[0]
-	if c.Kind != "PersistentVolumeClaim" || c.APIVersion != "v1" || *c.Spec.VolumeMode != corev1.PersistentVolumeFilesystem || c.Status.Phase != corev1.ClaimPending {
+	if *c.Spec.VolumeMode != corev1.PersistentVolumeFilesystem || c.Status.Phase != corev1.ClaimPending {
 		t.Errorf("claim template %+v", c)
+	}
+	// Reads show the claim templates' kind, which storage does not keep.
+	out, err := r.FromStored(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := out.(*appsv1.StatefulSet).Spec.VolumeClaimTemplates[0]; c.Kind != "PersistentVolumeClaim" || c.APIVersion != "v1" {
+		t.Errorf("read claim template %+v", c.TypeMeta)
+	}
+	if s.Spec.VolumeClaimTemplates[0].Kind != "" {
+		t.Errorf("FromStored changed the stored object")
 	}
 }
 
@@ -355,6 +366,9 @@ func TestStatefulSetUpdate(t *testing.T) {
 		want string
 	}{
 		{"replicas", func(s *appsv1.StatefulSet) { s.Spec.Replicas = extPtr[int32](5) }, ""},
+		{"kind sent back", func(s *appsv1.StatefulSet) {
+			s.Spec.VolumeClaimTemplates[0].TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"}
+		}, ""},
 		{"image", func(s *appsv1.StatefulSet) { s.Spec.Template.Spec.Containers[0].Image = "postgres" }, ""},
 		{"strategy", func(s *appsv1.StatefulSet) {
 			s.Spec.UpdateStrategy = appsv1.StatefulSetUpdateStrategy{Type: appsv1.OnDeleteStatefulSetStrategyType}
