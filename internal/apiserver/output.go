@@ -26,7 +26,7 @@ func toServed(res *registry.Resource, obj runtime.Object) (runtime.Object, error
 	if err != nil {
 		return nil, err
 	}
-	out.GetObjectKind().SetGroupVersionKind(res.GVK())
+	ensureGVK(out, res.GVK())
 	return out, nil
 }
 
