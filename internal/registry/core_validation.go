@@ -163,14 +163,14 @@ func isExtendedResource(n corev1.ResourceName) bool {
 // checkContainerResourceName accepts cpu, memory, ephemeral-storage, hugepages-<size>
 // and extended resources.
 func checkContainerResourceName(p *field.Path, n corev1.ResourceName) field.ErrorList {
-	errs := invalidEach(p, n, validation.IsQualifiedName(string(n)))
+	errs := invalidEach(p, string(n), validation.IsQualifiedName(string(n)))
 	if len(errs) > 0 {
 		return errs
 	}
 	if standardContainerResources[n] || isHugePages(n) || isExtendedResource(n) {
 		return nil
 	}
-	return field.ErrorList{field.Invalid(p, n, "must be a standard resource for containers")}
+	return field.ErrorList{field.Invalid(p, string(n), "must be a standard resource for containers")}
 }
 
 func checkQuantityNonNegative(p *field.Path, q resource.Quantity) field.ErrorList {

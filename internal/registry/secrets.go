@@ -32,7 +32,16 @@ func init() {
 			ValidateUpdate: func(_ context.Context, obj, old runtime.Object) field.ErrorList {
 				n, o := obj.(*corev1.Secret), old.(*corev1.Secret)
 				errs := apivalidation.ValidateImmutableField(n.Type, o.Type, field.NewPath("type"))
-				return append(errs, immutableData(n.Immutable, o.Immutable, nil, nil, n.Data, o.Data)...)
+				if o.Immutable != nil && *o.Immutable {
+					// Secrets keep all their bytes in data; configMaps' rule names binaryData.
+					for _, e := range immutableData(n.Immutable, o.Immutable, nil, nil, n.Data, o.Data) {
+						if e.Field == "binaryData" {
+							e.Field = "data"
+						}
+						errs = append(errs, e)
+					}
+				}
+				return errs
 			},
 		},
 		Columns: []metav1.TableColumnDefinition{

@@ -28,6 +28,8 @@ var Services = &Resource{
 	New:        func() runtime.Object { return &corev1.Service{} },
 	NewList:    func() runtime.Object { return &corev1.ServiceList{} },
 	Status:     true,
+	// Services have no deletecollection.
+	Verbs: []string{"create", "delete", "get", "list", "patch", "update", "watch"},
 	Fields: func(obj runtime.Object) fields.Set {
 		s := obj.(*corev1.Service)
 		return fields.Set{"spec.clusterIP": s.Spec.ClusterIP, "spec.type": string(s.Spec.Type)}
