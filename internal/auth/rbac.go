@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 )
@@ -124,14 +125,29 @@ func (a *RBACAuthorizer) RulesFor(ctx context.Context, u *User, namespace string
 
 // RoleRules returns the rules of the role a binding in namespace refers to
 // (namespace "" for a ClusterRoleBinding).
+// A role written a moment ago (a manifest with a Role and its RoleBinding) may not
+// have reached the index yet, so a missing role is looked for again until
+// roleWait has passed.
 func (a *RBACAuthorizer) RoleRules(ctx context.Context, namespace string, ref rbacv1.RoleRef) ([]rbacv1.PolicyRule, error) {
-	idx := a.current(ctx)
-	rules, missing := idx.resolve(namespace, ref)
-	if missing != "" {
-		return nil, fmt.Errorf("%s", missing)
+	deadline := time.Now().Add(roleWait)
+	for {
+		rules, missing := a.current(ctx).resolve(namespace, ref)
+		if missing == "" {
+			return rules, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%s", missing)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%s", missing)
+		case <-time.After(roleWait / 20):
+		}
 	}
-	return rules, nil
 }
+
+// roleWait bounds how long RoleRules waits for a missing role to appear.
+var roleWait = 300 * time.Millisecond
 
 func dedupe(ss []string) []string {
 	seen := map[string]bool{}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -257,5 +258,27 @@ func BenchmarkRBACAuthorize(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		a.Authorize(ctx, attrs)
+	}
+}
+
+// A binding written right after its role must not fail because the index has not
+// seen the role yet.
+func TestRoleRulesWaitsForANewRole(t *testing.T) {
+	src := testPolicy()
+	a := NewRBACAuthorizer(src)
+	ctx := context.Background()
+	ref := rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "fresh"}
+	if _, err := a.RoleRules(ctx, "ns1", ref); err == nil {
+		t.Fatal("found a role that does not exist")
+	}
+	// The role is stored, and the source notices a little later.
+	src.objs.Roles = append(src.objs.Roles, role("ns1", "fresh", rule("get", "core", "pods")))
+	go func() {
+		time.Sleep(roleWait / 4)
+		src.rev.Add(1)
+	}()
+	rules, err := a.RoleRules(ctx, "ns1", ref)
+	if err != nil || len(rules) != 1 {
+		t.Fatalf("RoleRules = %v, %v; want the new role's rule", rules, err)
 	}
 }
