@@ -313,3 +313,37 @@ func checkCertificateChain(b []byte) error {
 	}
 	return nil
 }
+
+// PrepareCSRApproval readies a write to the /approval subresource: only the
+// Approved and Denied conditions come from the request; spec, the certificate and
+// the other conditions stay as stored.
+func PrepareCSRApproval(csr, old *certificatesv1.CertificateSigningRequest, now time.Time) {
+	csr.Spec = *old.Spec.DeepCopy()
+	csr.Status.Certificate = old.Status.Certificate
+	csr.Status.Conditions = KeepApprovalConditions(old.Status.Conditions, csr.Status.Conditions)
+	for i := range csr.Status.Conditions {
+		if csr.Status.Conditions[i].Status == "" {
+			csr.Status.Conditions[i].Status = corev1.ConditionTrue
+		}
+	}
+	StampCSRConditions(csr, old, now)
+}
+
+// ValidateCSRApproval checks a write to /approval: the conditions must be valid and
+// a decision once made cannot be taken back.
+func ValidateCSRApproval(csr, old *certificatesv1.CertificateSigningRequest) field.ErrorList {
+	errs := validateCSRStatus(csr, old)
+	for _, oc := range old.Status.Conditions {
+		if !isApprovalCondition(oc.Type) {
+			continue
+		}
+		kept := false
+		for _, c := range csr.Status.Conditions {
+			kept = kept || c.Type == oc.Type
+		}
+		if !kept {
+			errs = append(errs, field.Forbidden(field.NewPath("status", "conditions"), fmt.Sprintf("the %s condition may not be removed", oc.Type)))
+		}
+	}
+	return errs
+}

@@ -660,6 +660,21 @@ func TestCSR(t *testing.T) {
 	both.Status.Conditions = append(approved.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{Type: certificatesv1.CertificateDenied, Status: corev1.ConditionTrue})
 	checkErrs(t, r.Strategy.ValidateStatusUpdate(context.Background(), both, c), "mutually exclusive")
 
+	// /approval takes only the approval conditions.
+	appr := c.DeepCopy()
+	appr.Spec.Usages = nil
+	appr.Status.Certificate = []byte("x")
+	appr.Status.Conditions = []certificatesv1.CertificateSigningRequestCondition{{Type: certificatesv1.CertificateApproved, Reason: "KubectlApprove"}}
+	PrepareCSRApproval(appr, c, time.Now())
+	checkErrs(t, ValidateCSRApproval(appr, c), "")
+	if len(appr.Spec.Usages) != 1 || appr.Status.Certificate != nil || appr.Status.Conditions[0].Status != corev1.ConditionTrue || CSRConditionText(appr) != "Approved" {
+		t.Errorf("approval write %+v", appr)
+	}
+	undo := appr.DeepCopy()
+	undo.Status.Conditions = nil
+	PrepareCSRApproval(undo, appr, time.Now())
+	checkErrs(t, ValidateCSRApproval(undo, appr), "the Approved condition may not be removed")
+
 	c.Spec.ExpirationSeconds = extPtr[int32](3600)
 	want := []interface{}{"alice", "<unknown>", "kubernetes.io/kube-apiserver-client", "alice", "60m", "Pending"}
 	if cells := cellsOf(t, r, c); !slices.Equal(cells, want) {
