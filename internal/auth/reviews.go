@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	authnv1 "k8s.io/api/authentication/v1"
 	authzv1 "k8s.io/api/authorization/v1"
@@ -210,6 +211,11 @@ func whoAmI(ctx context.Context, r *authnv1.SelfSubjectReview) (runtime.Object, 
 	if err != nil {
 		return nil, err
 	}
+	r.Status = authnv1.SelfSubjectReviewStatus{UserInfo: userInfo(u)}
+	return r, nil
+}
+
+func userInfo(u *User) authnv1.UserInfo {
 	info := authnv1.UserInfo{Username: u.Name, UID: u.UID, Groups: append([]string(nil), u.Groups...)}
 	if len(u.Extra) > 0 {
 		info.Extra = map[string]authnv1.ExtraValue{}
@@ -217,6 +223,38 @@ func whoAmI(ctx context.Context, r *authnv1.SelfSubjectReview) (runtime.Object, 
 			info.Extra[k] = authnv1.ExtraValue(v)
 		}
 	}
-	r.Status = authnv1.SelfSubjectReviewStatus{UserInfo: info}
-	return r, nil
+	return info
+}
+
+// TokenReviewResource answers authentication.k8s.io/v1 tokenreviews: whether a
+// bearer token is valid here, and for whom (delegated authentication).
+func TokenReviewResource(authn *Authenticator) *registry.Resource {
+	return &registry.Resource{
+		Group: authnv1.GroupName, Version: "v1", Resource: "tokenreviews", Kind: "TokenReview",
+		New: func() runtime.Object { return &authnv1.TokenReview{} }, Verbs: []string{"create"},
+		Create: func(ctx context.Context, obj runtime.Object) (runtime.Object, error) {
+			tr := obj.(*authnv1.TokenReview)
+			if tr.Spec.Token == "" {
+				return nil, apierrors.NewInvalid(schema.GroupKind{Group: authnv1.GroupName, Kind: "TokenReview"}, "",
+					field.ErrorList{field.Required(field.NewPath("spec", "token"), "")})
+			}
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
+			if err != nil {
+				return nil, err
+			}
+			req.Header.Set("Authorization", "Bearer "+tr.Spec.Token)
+			u, err := authn.Authenticate(req)
+			tr.Status = authnv1.TokenReviewStatus{Audiences: tr.Spec.Audiences}
+			switch {
+			case err != nil:
+				tr.Status.Error = err.Error()
+			case u == nil:
+				tr.Status.Error = "the token is not valid"
+			default:
+				tr.Status.Authenticated = true
+				tr.Status.User = userInfo(u)
+			}
+			return tr, nil
+		},
+	}
 }

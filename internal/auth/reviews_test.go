@@ -167,3 +167,40 @@ func TestWhoAmI(t *testing.T) {
 		t.Fatalf("without a user: err = %v, want Unauthorized", err)
 	}
 }
+
+func TestTokenReview(t *testing.T) {
+	authn := &Authenticator{}
+	tokens := &StaticTokens{}
+	tokens.Set("good-token", &User{Name: "system:node:n1", Groups: []string{GroupNodes}})
+	authn.AddTokenAuthenticator(tokens)
+	r := TokenReviewResource(authn)
+	tests := []struct {
+		token   string
+		valid   bool
+		user    string
+		invalid bool
+	}{
+		{"good-token", true, "system:node:n1", false},
+		{"bad-token", false, "", false},
+		{"", false, "", true},
+	}
+	for _, tc := range tests {
+		out, err := r.Create(context.Background(), &authnv1.TokenReview{Spec: authnv1.TokenReviewSpec{Token: tc.token, Audiences: []string{"api"}}})
+		if tc.invalid {
+			if !apierrors.IsInvalid(err) {
+				t.Errorf("token %q: err = %v, want Invalid", tc.token, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := out.(*authnv1.TokenReview).Status
+		if st.Authenticated != tc.valid || st.User.Username != tc.user || (!tc.valid && st.Error == "") {
+			t.Errorf("token %q: status %+v", tc.token, st)
+		}
+		if tc.valid && !contains(st.User.Groups, GroupAuthenticated) {
+			t.Errorf("token %q: groups %v lack %s", tc.token, st.User.Groups, GroupAuthenticated)
+		}
+	}
+}

@@ -119,7 +119,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	var ready atomic.Bool
 	access := newAccessControl()
-	reg := registry.All(auth.ReviewResources(access.Authorizer)...)
+	reg := registry.All(append(auth.ReviewResources(access.Authorizer), auth.TokenReviewResource(authn))...)
 	oapi, err := openapi.New(reg, version.Kubernetes)
 	if err != nil {
 		return fmt.Errorf("openapi documents: %w", err)
