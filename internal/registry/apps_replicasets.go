@@ -2,9 +2,11 @@ package registry
 
 import (
 	"context"
+	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -17,6 +19,9 @@ func init() {
 		New:        func() runtime.Object { return &appsv1.ReplicaSet{} },
 		NewList:    func() runtime.Object { return &appsv1.ReplicaSetList{} },
 		Status:     true,
+		Fields: func(obj runtime.Object) fields.Set {
+			return fields.Set{"status.replicas": strconv.Itoa(int(obj.(*appsv1.ReplicaSet).Status.Replicas))}
+		},
 		Generation: true,
 		Scale: &ScaleRules{
 			Get: func(obj runtime.Object) (int32, int32, string) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -11,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -35,6 +37,9 @@ func init() {
 		New:        func() runtime.Object { return &batchv1.Job{} },
 		NewList:    func() runtime.Object { return &batchv1.JobList{} },
 		Status:     true,
+		Fields: func(obj runtime.Object) fields.Set {
+			return fields.Set{"status.successful": strconv.Itoa(int(obj.(*batchv1.Job).Status.Succeeded))}
+		},
 		Generation: true,
 		Strategy: Strategy{
 			Default: func(obj runtime.Object) { defaultJob(obj.(*batchv1.Job)) },

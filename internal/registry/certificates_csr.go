@@ -10,6 +10,7 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/apimachinery/pkg/util/sets"
@@ -46,6 +47,9 @@ func init() {
 		New:        func() runtime.Object { return &certificatesv1.CertificateSigningRequest{} },
 		NewList:    func() runtime.Object { return &certificatesv1.CertificateSigningRequestList{} },
 		Status:     true,
+		Fields: func(obj runtime.Object) fields.Set {
+			return fields.Set{"spec.signerName": obj.(*certificatesv1.CertificateSigningRequest).Spec.SignerName}
+		},
 		Strategy: Strategy{
 			Default: func(obj runtime.Object) {
 				csr := obj.(*certificatesv1.CertificateSigningRequest)

@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -27,6 +29,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
@@ -679,5 +682,24 @@ func TestCSR(t *testing.T) {
 	want := []interface{}{"alice", "<unknown>", "kubernetes.io/kube-apiserver-client", "alice", "60m", "Pending"}
 	if cells := cellsOf(t, r, c); !slices.Equal(cells, want) {
 		t.Errorf("row %v, want %v", cells, want)
+	}
+}
+
+func TestExtFieldSelectors(t *testing.T) {
+	cases := []struct {
+		r     *Resource
+		obj   runtime.Object
+		field string
+		want  string
+	}{
+		{mustResource(t, "batch", "v1", "jobs"), &batchv1.Job{Status: batchv1.JobStatus{Succeeded: 2}}, "status.successful", "2"},
+		{mustResource(t, "apps", "v1", "replicasets"), &appsv1.ReplicaSet{Status: appsv1.ReplicaSetStatus{Replicas: 3}}, "status.replicas", "3"},
+		{mustResource(t, "certificates.k8s.io", "v1", "certificatesigningrequests"),
+			&certificatesv1.CertificateSigningRequest{Spec: certificatesv1.CertificateSigningRequestSpec{SignerName: "example.com/s"}}, "spec.signerName", "example.com/s"},
+	}
+	for _, c := range cases {
+		if got := c.r.Fields(c.obj)[c.field]; got != c.want {
+			t.Errorf("%s %s = %q, want %q", c.r.Resource, c.field, got, c.want)
+		}
 	}
 }
