@@ -214,7 +214,8 @@ func TestInvalidInput(t *testing.T) {
 	}
 	// Objects cannot be created in a namespace that does not exist.
 	errOut := kFail(t, s, "-n", "no-such-ns", "create", "configmap", "x")
-	if !strings.Contains(errOut, "NotFound") {
+	// kubectl prints the Status message, as against Kubernetes: namespaces "no-such-ns" not found.
+	if !strings.Contains(errOut, `namespaces "no-such-ns" not found`) {
 		t.Fatalf("create in a missing namespace: %s", errOut)
 	}
 }
