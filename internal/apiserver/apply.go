@@ -8,6 +8,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
@@ -114,16 +115,22 @@ func (s *Server) serveApply(w http.ResponseWriter, r *http.Request, info *reques
 		writeError(w, r, apierrors.NewBadRequest(fmt.Sprintf("the apply body is not valid YAML or JSON: %v", err)))
 		return
 	}
-	applied, err := decodeAs(w, mediaJSON, js, res.GVK(), newOf(res), fv)
-	if err != nil {
+	// The typed decode checks the body (unknown fields, types); the merge itself works
+	// on exactly the fields the body names, so it gets the body as unstructured.
+	if _, err := decodeAs(w, mediaJSON, js, res.GVK(), newOf(res), fv); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	am, err := meta.Accessor(applied)
-	if err != nil {
-		writeError(w, r, apierrors.NewBadRequest(err.Error()))
+	applied := &unstructured.Unstructured{}
+	if err := applied.UnmarshalJSON(js); err != nil {
+		writeError(w, r, apierrors.NewBadRequest(fmt.Sprintf("the apply body is not a valid object: %v", err)))
 		return
 	}
+	if gvk := applied.GroupVersionKind(); gvk != res.GVK() {
+		writeError(w, r, apierrors.NewBadRequest(fmt.Sprintf("the apply body is a %s, but the URL is for %s", gvk, res.GVK())))
+		return
+	}
+	am := applied
 	if am.GetName() != info.Name {
 		writeError(w, r, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", am.GetName(), info.Name)))
 		return

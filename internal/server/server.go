@@ -8,16 +8,19 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"tug/internal/apiserver"
 	"tug/internal/auth"
@@ -135,6 +138,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Admission:        access.Admission,
 		Version:          versionInfo(),
 		BookmarkInterval: cfg.BookmarkInterval,
+		Extra:            map[string]http.Handler{"/apis/apiextensions.k8s.io/": noCustomResources},
 		Ready: func() error {
 			if !ready.Load() {
 				return errors.New("bootstrap objects are not created yet")
@@ -157,7 +161,8 @@ func Run(ctx context.Context, cfg Config) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- api.Serve(ctx, l, pki.ServerCert) }()
 
-	if err := bootstrap(ctx, api); err != nil {
+	apiPort, _ := strconv.Atoi(port)
+	if err := bootstrap(ctx, api, apiPort); err != nil {
 		return fmt.Errorf("create bootstrap objects: %w", err)
 	}
 	ready.Store(true)
@@ -220,7 +225,7 @@ func ensureNodeToken(dataDir string, ca *auth.CA) (string, error) {
 // SystemNamespaces exist from the first start on.
 var SystemNamespaces = []string{metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic, corev1.NamespaceNodeLease}
 
-func bootstrap(ctx context.Context, api *apiserver.Server) error {
+func bootstrap(ctx context.Context, api *apiserver.Server, apiPort int) error {
 	for _, ns := range SystemNamespaces {
 		for attempt := 0; ; attempt++ {
 			_, err := api.EnsureObject(ctx, corev1.SchemeGroupVersion.WithResource("namespaces"), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
@@ -236,5 +241,30 @@ func bootstrap(ctx context.Context, api *apiserver.Server) error {
 	if err := ensurePolicy(ctx, api); err != nil {
 		return err
 	}
+	// The kubernetes service names the API server inside the cluster.
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: metav1.NamespaceDefault,
+			Labels: map[string]string{"component": "apiserver", "provider": "kubernetes"}},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Ports: []corev1.ServicePort{{
+			Name: "https", Port: 443, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(int32(apiPort)),
+		}}},
+	}
+	if _, err := api.EnsureObject(ctx, corev1.SchemeGroupVersion.WithResource("services"), svc); err != nil {
+		return fmt.Errorf("kubernetes service: %w", err)
+	}
 	return nil
 }
+
+// noCustomResources answers the list of custom resource definitions: tug serves
+// none, and kubectl's client-side validation asks before creating kinds it cannot
+// find in the OpenAPI documents.
+var noCustomResources = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet || strings.TrimSuffix(r.URL.Path, "/") != "/apis/apiextensions.k8s.io/v1/customresourcedefinitions" {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprint(w, `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"custom resources are not supported yet","reason":"NotFound","code":404}`)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprint(w, `{"kind":"CustomResourceDefinitionList","apiVersion":"apiextensions.k8s.io/v1","metadata":{"resourceVersion":"0"},"items":[]}`)
+})
