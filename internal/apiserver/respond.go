@@ -3,6 +3,8 @@ package apiserver
 import (
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
+	"strings"
 	"strconv"
 	"time"
 
@@ -117,6 +119,21 @@ func withMetrics(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(rec, r)
 	})
+}
+
+func servePprof(w http.ResponseWriter, r *http.Request) {
+	switch strings.TrimPrefix(r.URL.Path, "/debug/pprof/") {
+	case "cmdline":
+		pprof.Cmdline(w, r)
+	case "profile":
+		pprof.Profile(w, r)
+	case "symbol":
+		pprof.Symbol(w, r)
+	case "trace":
+		pprof.Trace(w, r)
+	default:
+		pprof.Index(w, r)
+	}
 }
 
 func serveMetrics(w http.ResponseWriter, r *http.Request) {

@@ -273,6 +273,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	case p == "/metrics":
 		serveMetrics(w, r)
 		return
+	case strings.HasPrefix(p, "/debug/pprof"):
+		// Profiling, for users allowed the non-resource path (cluster admins).
+		servePprof(w, r)
+		return
 	case strings.HasPrefix(p, "/openapi/"):
 		if s.cfg.OpenAPI != nil {
 			s.cfg.OpenAPI.ServeHTTP(w, r)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -123,11 +124,7 @@ func Run(ctx context.Context, cfg Config) error {
 	var ready atomic.Bool
 	access := newAccessControl()
 	reg := registry.All(append(auth.ReviewResources(access.Authorizer), auth.TokenReviewResource(authn))...)
-	oapi, err := openapi.New(reg, version.Kubernetes)
-	if err != nil {
-		return fmt.Errorf("openapi documents: %w", err)
-	}
-	slog.Info("openapi documents built", "took", oapi.BuildTime, "bytes", oapi.Size())
+	oapi := openapi.NewLazy(reg, version.Kubernetes)
 	api, err := apiserver.New(apiserver.Config{
 		Registry:         reg,
 		OpenAPI:          oapi,
@@ -166,6 +163,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("create bootstrap objects: %w", err)
 	}
 	ready.Store(true)
+	// Start-up garbage (certificates, bootstrap objects) goes back to the system.
+	debug.FreeOSMemory()
 	slog.Info("tug server ready", "url", serverURL, "kubeconfig", AdminKubeconfig(cfg.DataDir), "etcd", etcdDesc(cfg, etcd))
 	if cfg.Ready != nil {
 		cfg.Ready(serverURL)

@@ -199,6 +199,21 @@ func BenchmarkList(b *testing.B) {
 		p50, _ := percentiles(lat)
 		b.ReportMetric(float64(p50.Microseconds())/1000, fmt.Sprintf("list-%d-p50-ms", map[string]int{"small": 1000, "large": 10000}[ns]))
 	}
+	// The same list as JSON (what kubectl -o json and most other clients ask for).
+	var lat []time.Duration
+	for i := 0; i < 10; i++ {
+		t0 := time.Now()
+		raw, err := cs.CoreV1().RESTClient().Get().Namespace("large").Resource("pods").SetHeader("Accept", "application/json").DoRaw(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+		if len(raw) < 10000*500 {
+			b.Fatalf("JSON list of 10,000 pods is only %d bytes", len(raw))
+		}
+	}
+	p50, _ := percentiles(lat)
+	b.ReportMetric(float64(p50.Microseconds())/1000, "list-10000-json-p50-ms")
 	reportRSS(b, s, "RSS-MiB")
 }
 
