@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
 )
 
 func main() {
@@ -45,6 +46,8 @@ func (l *logFlags) setup() error {
 		return fmt.Errorf("--log-format must be text or json, not %q", l.format)
 	}
 	slog.SetDefault(slog.New(h))
+	// client-go logs through klog; send it to the same place, structured.
+	klog.SetSlogLogger(slog.Default())
 	return nil
 }
 

@@ -27,6 +27,9 @@ agents at DATA/node-token.`,
 	f.StringVar(&cfg.EtcdServers, "etcd-servers", "", "comma-separated URLs of an external etcd cluster (default: embedded etcd)")
 	f.StringSliceVar(&cfg.AdvertiseHosts, "tls-san", nil, "extra host names or addresses for the serving certificate")
 	f.DurationVar(&cfg.CompactInterval, "compact-interval", 5*time.Minute, "how often etcd history older than one interval is compacted")
+	f.StringVar(&cfg.Controllers.ClusterCIDR, "cluster-cidr", "10.244.0.0/16", "range node pod CIDRs (/24 each) are assigned from")
+	f.DurationVar(&cfg.Controllers.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node may be silent before it is marked NotReady")
+	f.StringSliceVar(&cfg.DisabledControllers, "disable-controllers", nil, "controllers not to run (by name)")
 	f.DurationVar(&cfg.BookmarkInterval, "watch-bookmark-interval", time.Minute, "how often a quiet watch that asked for bookmarks gets one")
 	return cmd
 }

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/structured-merge-diff/v4/fieldpath"
 	"sigs.k8s.io/yaml"
 
+	"tug/internal/memory"
 	"tug/internal/registry"
 )
 
@@ -39,6 +40,8 @@ func (f *fieldManagers) get(res *registry.Resource, sub string) (*managedfields.
 	}
 	f.once.Do(func() {
 		f.tc, f.initErr = managedfields.NewTypeConverter(f.schemas(), false)
+		// Building the converter allocates far more than it keeps.
+		memory.Trim()
 	})
 	if f.initErr != nil {
 		return nil, f.initErr

@@ -47,11 +47,8 @@ func (l *Lazy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.ServeHTTP(w, r)
 }
 
-// Schemas returns the v2 definitions (see Handler.Schemas), building them if needed.
+// Schemas returns the v2 definitions (see Handler.Schemas). When the documents have
+// not been built, only the definitions are, and they are not kept.
 func (l *Lazy) Schemas() map[string]*spec.Schema {
-	h, err := l.get()
-	if err != nil {
-		return nil
-	}
-	return h.Schemas()
+	return Definitions(l.set)
 }

@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -25,6 +24,8 @@ import (
 
 	"tug/internal/apiserver"
 	"tug/internal/auth"
+	"tug/internal/controller"
+	"tug/internal/memory"
 	"tug/internal/openapi"
 	"tug/internal/registry"
 	"tug/internal/storage"
@@ -46,6 +47,10 @@ type Config struct {
 	BookmarkInterval time.Duration
 	// Ready, if set, receives the server's URL once it serves.
 	Ready func(url string)
+	// Controllers configures the controller manager.
+	Controllers controller.Options
+	// DisabledControllers names controllers not to run.
+	DisabledControllers []string
 }
 
 // Server is a running `tug server`.
@@ -162,9 +167,16 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := bootstrap(ctx, api, apiPort); err != nil {
 		return fmt.Errorf("create bootstrap objects: %w", err)
 	}
+	if err := runComponents(ctx, pki, serverURL, cfg); err != nil {
+		return fmt.Errorf("start control loops: %w", err)
+	}
 	ready.Store(true)
-	// Start-up garbage (certificates, bootstrap objects) goes back to the system.
-	debug.FreeOSMemory()
+	// Start-up garbage (certificates, bootstrap objects, code run once) goes back to
+	// the system.
+	go func() {
+		time.Sleep(3 * time.Second)
+		memory.Trim()
+	}()
 	slog.Info("tug server ready", "url", serverURL, "kubeconfig", AdminKubeconfig(cfg.DataDir), "etcd", etcdDesc(cfg, etcd))
 	if cfg.Ready != nil {
 		cfg.Ready(serverURL)

@@ -1,0 +1,7 @@
+// Package all links every controller into the controller manager. Each controller
+// package registers itself from init(); add one import line per controller.
+package all
+
+import (
+	_ "tug/internal/controller" // the manager itself
+)
