@@ -190,7 +190,7 @@ func (s *Server) track(op *writeOp, live, obj runtime.Object) runtime.Object {
 		return obj
 	}
 	sub := op.subresource
-	if sub != "status" {
+	if sub != "status" && op.res.Subresources[sub] == nil {
 		sub = ""
 	}
 	fm, err := s.fields.get(op.res, sub)

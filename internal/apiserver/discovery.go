@@ -50,6 +50,9 @@ func subresourcesOf(r *registry.Resource) []subresource {
 			out = append(out, subresource{"token", schema.GroupVersionKind{Group: "authentication.k8s.io", Version: "v1", Kind: "TokenRequest"}, []string{"create"}})
 		}
 	}
+	for name := range r.Subresources {
+		out = append(out, subresource{name, k, statusVerbs})
+	}
 	if r.Scale != nil {
 		out = append(out, subresource{"scale", scaleKind, statusVerbs})
 	}

@@ -151,7 +151,16 @@ func (s *Server) prepareUpdate(ctx context.Context, op *writeOp, obj, old runtim
 		return nil, apierrors.NewConflict(op.served.GroupResource(), om.GetName(),
 			fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again"))
 	}
-	if op.subresource == "status" {
+	extra := res.Subresources[op.subresource]
+	if extra != nil {
+		next := old.DeepCopyObject()
+		registry.CopyStatus(next, obj)
+		obj = next
+		nm, _ = meta.Accessor(obj)
+		if extra.Prepare != nil {
+			extra.Prepare(ctx, obj, old)
+		}
+	} else if op.subresource == "status" {
 		next := old.DeepCopyObject()
 		registry.CopyStatus(next, obj)
 		obj = next
@@ -199,7 +208,11 @@ func (s *Server) prepareUpdate(ctx context.Context, op *writeOp, obj, old runtim
 	if om.GetDeletionTimestamp() != nil {
 		errs = append(errs, apivalidation.ValidateNoNewFinalizers(nm.GetFinalizers(), om.GetFinalizers(), field.NewPath("metadata", "finalizers"))...)
 	}
-	if op.subresource == "status" {
+	if extra != nil {
+		if extra.Validate != nil {
+			errs = append(errs, extra.Validate(ctx, obj, old)...)
+		}
+	} else if op.subresource == "status" {
 		if res.Strategy.ValidateStatusUpdate != nil {
 			errs = append(errs, res.Strategy.ValidateStatusUpdate(ctx, obj, old)...)
 		}

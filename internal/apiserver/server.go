@@ -170,7 +170,9 @@ func withRecovery(next http.Handler) http.Handler {
 }
 
 // publicPaths answer without credentials, like Kubernetes' system:public-info-viewer.
-var publicPaths = map[string]bool{"/version": true, "/healthz": true, "/livez": true, "/readyz": true}
+// /cacerts gives the cluster CA to agents that check it against the hash in their
+// join token before they trust the server.
+var publicPaths = map[string]bool{"/version": true, "/healthz": true, "/livez": true, "/readyz": true, "/cacerts": true}
 
 func (s *Server) withAuthentication(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

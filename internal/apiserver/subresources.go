@@ -27,15 +27,19 @@ func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, info *
 		writeError(w, r, notFoundPath())
 		return
 	}
-	switch info.Subresource {
+	sub := info.Subresource
+	if res.Subresources[sub] != nil {
+		sub = "status" // served like status, with the subresource's own rules
+	}
+	switch sub {
 	case "status":
 		switch info.Verb {
 		case "get":
 			s.serveGet(w, r, info, res)
 		case "update":
-			s.serveUpdate(w, r, info, res, "status")
+			s.serveUpdate(w, r, info, res, info.Subresource)
 		case "patch":
-			s.servePatch(w, r, info, res, "status")
+			s.servePatch(w, r, info, res, info.Subresource)
 		default:
 			writeError(w, r, methodNotAllowed())
 		}

@@ -47,6 +47,14 @@ func init() {
 		New:        func() runtime.Object { return &certificatesv1.CertificateSigningRequest{} },
 		NewList:    func() runtime.Object { return &certificatesv1.CertificateSigningRequestList{} },
 		Status:     true,
+		Subresources: map[string]*SubresourceRules{"approval": {
+			Prepare: func(_ context.Context, obj, old runtime.Object) {
+				PrepareCSRApproval(obj.(*certificatesv1.CertificateSigningRequest), old.(*certificatesv1.CertificateSigningRequest), time.Now())
+			},
+			Validate: func(_ context.Context, obj, old runtime.Object) field.ErrorList {
+				return ValidateCSRApproval(obj.(*certificatesv1.CertificateSigningRequest), old.(*certificatesv1.CertificateSigningRequest))
+			},
+		}},
 		Fields: func(obj runtime.Object) fields.Set {
 			return fields.Set{"spec.signerName": obj.(*certificatesv1.CertificateSigningRequest).Spec.SignerName}
 		},

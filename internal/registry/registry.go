@@ -60,6 +60,10 @@ type Resource struct {
 	// Status: the resource has a status subresource; writes to the main resource
 	// keep the stored status and writes to /status keep everything else.
 	Status bool
+	// Subresources are further status-like subresources (a CSR's approval): a write
+	// to one starts from the stored object, takes the status from the request, then
+	// runs the subresource's Prepare and Validate.
+	Subresources map[string]*SubresourceRules
 	// Scale, when set, serves the scale subresource.
 	Scale *ScaleRules
 	// Generation: metadata.generation counts changes to the desired state.
@@ -87,6 +91,12 @@ type Resource struct {
 	// table has Name and Created At.
 	Columns []metav1.TableColumnDefinition
 	Row     func(obj runtime.Object) []interface{}
+}
+
+// SubresourceRules are the write rules of a status-like subresource.
+type SubresourceRules struct {
+	Prepare  func(ctx context.Context, obj, old runtime.Object)
+	Validate func(ctx context.Context, obj, old runtime.Object) field.ErrorList
 }
 
 // ScaleRules reads and writes the replica count behind a scale subresource.

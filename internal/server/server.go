@@ -140,7 +140,13 @@ func Run(ctx context.Context, cfg Config) error {
 		Admission:        access.Admission,
 		Version:          versionInfo(),
 		BookmarkInterval: cfg.BookmarkInterval,
-		Extra:            map[string]http.Handler{"/apis/apiextensions.k8s.io/": noCustomResources},
+		Extra: map[string]http.Handler{
+			"/apis/apiextensions.k8s.io/": noCustomResources,
+			"/cacerts": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/x-pem-file")
+				_, _ = w.Write(pki.CA.CertPEM)
+			}),
+		},
 		Ready: func() error {
 			if !ready.Load() {
 				return errors.New("bootstrap objects are not created yet")
