@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
@@ -32,7 +33,10 @@ type Options struct {
 
 // Context is what every controller gets.
 type Context struct {
-	Client    kubernetes.Interface
+	Client kubernetes.Interface
+	// Metadata reads and deletes any resource by its metadata alone (garbage
+	// collector, namespace controller). Nil in NewTestContext: tests set a fake.
+	Metadata  metadata.Interface
 	Informers informers.SharedInformerFactory
 	Clock     clock.WithTicker
 	Options   Options
@@ -130,10 +134,15 @@ func runControllers(ctx context.Context, cfg ManagerConfig, client kubernetes.In
 	for _, d := range cfg.Disabled {
 		disabled[d] = true
 	}
+	md, err := metadata.NewForConfig(cfg.RestConfig)
+	if err != nil {
+		return err
+	}
 	recs := newRecorders(client)
 	defer recs.shutdown()
 	c := &Context{
 		Client:    client,
+		Metadata:  md,
 		Informers: informers.NewSharedInformerFactory(client, 0),
 		Clock:     cfg.Clock,
 		Options:   cfg.Options,
