@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"crypto"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -29,6 +30,22 @@ type Options struct {
 	NodeMonitorGracePeriod time.Duration
 	// Workers is the number of concurrent reconciles per controller (default 5).
 	Workers int
+	// Signer issues the certificates of approved CertificateSigningRequests (the
+	// cluster CA in tug server); nil leaves requests unsigned.
+	Signer func(req CertificateRequest) (certPEM []byte, err error)
+}
+
+// CertificateRequest is what the CSR signing controller asks the Signer to certify.
+type CertificateRequest struct {
+	CommonName    string
+	Organizations []string
+	// Hosts are DNS names and IP addresses (serving certificates).
+	Hosts     []string
+	PublicKey crypto.PublicKey
+	Client    bool
+	Server    bool
+	// Validity is the certificate's lifetime (0: the signer's default).
+	Validity time.Duration
 }
 
 // Context is what every controller gets.

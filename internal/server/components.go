@@ -42,10 +42,16 @@ func runComponents(ctx context.Context, pki *auth.PKI, serverURL string, cfg Con
 	if err != nil {
 		return err
 	}
+	opts := cfg.Controllers
+	opts.Signer = func(req controller.CertificateRequest) ([]byte, error) {
+		certPEM, _, err := pki.CA.Issue(auth.CertRequest{CommonName: req.CommonName, Organizations: req.Organizations,
+			Hosts: req.Hosts, PublicKey: req.PublicKey, Client: req.Client, Server: req.Server, Validity: req.Validity})
+		return certPEM, err
+	}
 	go func() {
 		err := controller.RunManager(ctx, controller.ManagerConfig{
 			RestConfig: cmCfg,
-			Options:    cfg.Controllers,
+			Options:    opts,
 			Disabled:   cfg.DisabledControllers,
 		})
 		if err != nil && ctx.Err() == nil {
