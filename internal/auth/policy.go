@@ -193,6 +193,9 @@ func BootstrapClusterRoles() []*rbacv1.ClusterRole {
 			rule("create", "authorization.k8s.io", "subjectaccessreviews")),
 		clusterRole("system:kube-controller-manager",
 			rule(readVerbs, "*", "*"),
+			// The garbage collector and the namespace controller delete, and edit the
+			// ownerReferences and finalizers of, objects of any resource.
+			rule("delete deletecollection patch update", "*", "*"),
 			rule(writeVerbs, "core", "pods pods/status pods/binding pods/eviction services services/status endpoints events "+
 				"replicationcontrollers replicationcontrollers/status replicationcontrollers/scale serviceaccounts secrets configmaps "+
 				"namespaces namespaces/status namespaces/finalize nodes nodes/status persistentvolumes persistentvolumes/status "+
