@@ -3,5 +3,6 @@
 package all
 
 import (
-	_ "tug/internal/controller" // the manager itself
+	_ "tug/internal/controller"              // the manager itself
+	_ "tug/internal/controller/certificates" // CSR approval and signing
 )
