@@ -127,6 +127,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, cert tls.Certificate
 		Handler:           s.h,
 		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       90 * time.Second,
 		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug),
 		MaxHeaderBytes:    1 << 20,
 	}
