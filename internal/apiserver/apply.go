@@ -166,15 +166,7 @@ func (s *Server) serveApply(w http.ResponseWriter, r *http.Request, info *reques
 		}
 		return merged, nil
 	})
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	code := http.StatusOK
-	if created {
-		code = http.StatusCreated
-	}
-	s.writeObject(w, r, code, res, out)
+	s.writeWritten(w, r, res, out, created, err)
 }
 
 func applyError(res *registry.Resource, name string, err error) error {

@@ -292,6 +292,11 @@ func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, info *reque
 	out, created, err := s.update(r.Context(), op, res.AllowCreateOnUpdate && sub == "", func(cur runtime.Object) (runtime.Object, error) {
 		return obj.DeepCopyObject(), nil
 	})
+	s.writeWritten(w, r, res, out, created, err)
+}
+
+// writeWritten answers a write: the error, or the object (201 if it was created).
+func (s *Server) writeWritten(w http.ResponseWriter, r *http.Request, res *registry.Resource, out runtime.Object, created bool, err error) {
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -179,14 +179,10 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, res *registry
 		writeRaw(w, http.StatusOK, mediaJSON, buf.Bytes())
 	case out.as == "":
 		list := res.NewList()
-		objs := make([]runtime.Object, 0, len(lr.Items))
-		for _, o := range lr.Items {
-			sv, err := toServed(res, o.Obj)
-			if err != nil {
-				writeError(w, r, err)
-				return
-			}
-			objs = append(objs, sv)
+		objs, err := servedItems(res, lr.Items)
+		if err != nil {
+			writeError(w, r, err)
+			return
 		}
 		if err := meta.SetList(list, objs); err != nil {
 			writeError(w, r, err)
@@ -209,14 +205,10 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, res *registry
 			writeError(w, r, err)
 			return
 		}
-		objs := make([]runtime.Object, 0, len(lr.Items))
-		for _, o := range lr.Items {
-			sv, err := toServed(res, o.Obj)
-			if err != nil {
-				writeError(w, r, err)
-				return
-			}
-			objs = append(objs, sv)
+		objs, err := servedItems(res, lr.Items)
+		if err != nil {
+			writeError(w, r, err)
+			return
 		}
 		t, err := s.table(res, objs, inc, out.asVersion, true)
 		if err != nil {
@@ -247,6 +239,19 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, res *registry
 		}
 		writeRaw(w, http.StatusOK, out.contentType(), b)
 	}
+}
+
+// servedItems converts the items of a list page to the served version.
+func servedItems(res *registry.Resource, items []*storage.Object) ([]runtime.Object, error) {
+	objs := make([]runtime.Object, 0, len(items))
+	for _, o := range items {
+		sv, err := toServed(res, o.Obj)
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, sv)
+	}
+	return objs, nil
 }
 
 // table builds the Table kubectl prints for objects of the served version.

@@ -71,11 +71,10 @@ func percentiles(d []time.Duration) (time.Duration, time.Duration) {
 	return d[len(d)/2], d[len(d)*99/100]
 }
 
-// createPods creates n pods with `workers` concurrent clients and returns the
-// per-request latencies and the wall time.
-func createPods(b *testing.B, cs *kubernetes.Clientset, ns string, n, workers int) ([]time.Duration, time.Duration) {
+// concurrently runs op(0..n-1) on `workers` goroutines and returns each call's
+// latency and the wall time; the first error fails the benchmark.
+func concurrently(b *testing.B, n, workers int, op func(i int) error) ([]time.Duration, time.Duration) {
 	b.Helper()
-	ctx := context.Background()
 	lat := make([]time.Duration, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -91,10 +90,11 @@ func createPods(b *testing.B, cs *kubernetes.Clientset, ns string, n, workers in
 					return
 				}
 				t0 := time.Now()
-				_, err := cs.CoreV1().Pods(ns).Create(ctx, benchPod(ns, fmt.Sprintf("p-%06d", i)), metav1.CreateOptions{})
+				err := op(i)
 				lat[i] = time.Since(t0)
 				if err != nil {
 					firstErr.CompareAndSwap(nil, err)
+					return
 				}
 			}
 		}()
@@ -104,6 +104,16 @@ func createPods(b *testing.B, cs *kubernetes.Clientset, ns string, n, workers in
 		b.Fatal(err)
 	}
 	return lat, time.Since(start)
+}
+
+// createPods creates n pods with `workers` concurrent clients and returns the
+// per-request latencies and the wall time.
+func createPods(b *testing.B, cs *kubernetes.Clientset, ns string, n, workers int) ([]time.Duration, time.Duration) {
+	b.Helper()
+	return concurrently(b, n, workers, func(i int) error {
+		_, err := cs.CoreV1().Pods(ns).Create(context.Background(), benchPod(ns, fmt.Sprintf("p-%06d", i)), metav1.CreateOptions{})
+		return err
+	})
 }
 
 func mustNamespace(b *testing.B, cs *kubernetes.Clientset, name string) {
@@ -144,30 +154,10 @@ func BenchmarkGet(b *testing.B) {
 	createPods(b, cs, "bench", 10000, 32)
 	ctx := context.Background()
 	const n = 20000
-	lat := make([]time.Duration, n)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
-	for w := 0; w < 32; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				t0 := time.Now()
-				if _, err := cs.CoreV1().Pods("bench").Get(ctx, fmt.Sprintf("p-%06d", (i*7919)%10000), metav1.GetOptions{}); err != nil {
-					b.Error(err)
-					return
-				}
-				lat[i] = time.Since(t0)
-			}
-		}()
-	}
-	wg.Wait()
-	wall := time.Since(start)
+	lat, wall := concurrently(b, n, 32, func(i int) error {
+		_, err := cs.CoreV1().Pods("bench").Get(ctx, fmt.Sprintf("p-%06d", (i*7919)%10000), metav1.GetOptions{})
+		return err
+	})
 	p50, p99 := percentiles(lat)
 	b.ReportMetric(float64(n)/wall.Seconds(), "gets/s")
 	b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
