@@ -6,9 +6,11 @@ import (
 
 	"k8s.io/client-go/rest"
 
+	"tug/internal/apiserver"
 	"tug/internal/auth"
 	"tug/internal/controller"
 	_ "tug/internal/controller/all" // every controller
+	"tug/internal/scheduler"
 )
 
 // componentConfig is how an in-process component (scheduler, controller manager)
@@ -56,6 +58,16 @@ func runComponents(ctx context.Context, pki *auth.PKI, serverURL string, cfg Con
 		})
 		if err != nil && ctx.Err() == nil {
 			slog.Error("controller manager failed", "err", err)
+		}
+	}()
+	schedCfg, err := componentConfig(pki, serverURL, auth.UserScheduler)
+	if err != nil {
+		return err
+	}
+	scheduler.RegisterMetrics(apiserver.Registry)
+	go func() {
+		if err := scheduler.Run(ctx, scheduler.Config{RestConfig: schedCfg}); err != nil && ctx.Err() == nil {
+			slog.Error("scheduler failed", "err", err)
 		}
 	}()
 	return nil
