@@ -13,6 +13,7 @@ all: build
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/tug
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o bin/pause ./cmd/pause
 
 prereqs:
 	@./hack/prereqs.sh
