@@ -5,4 +5,5 @@ package all
 import (
 	_ "tug/internal/controller"              // the manager itself
 	_ "tug/internal/controller/certificates" // CSR approval and signing
+	_ "tug/internal/controller/replicaset"   // ReplicaSets and ReplicationControllers
 )
