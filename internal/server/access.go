@@ -40,7 +40,8 @@ func newAccessControl() *accessControl {
 	ac.Authorizer = auth.MastersAuthorizer{Next: rbac}
 	deps := admission.StoreDeps(ac.lookup)
 	deps.Authorizer, deps.Rules = ac.Authorizer, rbac
-	ac.Admission = admission.Default(deps)
+	// Nodes write only their own Node, Lease and pods.
+	ac.Admission = append(admission.Default(deps), admission.NodeRestriction{})
 	return ac
 }
 
