@@ -57,7 +57,9 @@ func TestFiltersSingleNode(t *testing.T) {
 				p.Spec.InitContainers = []corev1.Container{{Name: "s", RestartPolicy: &sidecar, Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m")}}}}
 			}), []string{"Insufficient cpu"}},
 		{"overhead counts", node("n", 1000, 1024), nil,
-			pod("p", 900, 0, func(p *corev1.Pod) { p.Spec.Overhead = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m")} }),
+			pod("p", 900, 0, func(p *corev1.Pod) {
+				p.Spec.Overhead = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m")}
+			}),
 			[]string{"Insufficient cpu"}},
 		{"limit without request counts as request", node("n", 1000, 1024), nil,
 			pod("p", 0, 0, func(p *corev1.Pod) {
