@@ -64,6 +64,6 @@ func newRoot() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&lf.level, "log-level", "info", "log level: debug, info, warn or error")
 	root.PersistentFlags().StringVar(&lf.format, "log-format", "text", "log format: text or json")
-	root.AddCommand(newServerCmd(), newVersionCmd())
+	root.AddCommand(newServerCmd(), newAgentCmd(), newVersionCmd())
 	return root
 }
