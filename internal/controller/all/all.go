@@ -5,5 +5,6 @@ package all
 import (
 	_ "tug/internal/controller"              // the manager itself
 	_ "tug/internal/controller/certificates" // CSR approval and signing
+	_ "tug/internal/controller/deployment"   // Deployment rollouts
 	_ "tug/internal/controller/replicaset"   // ReplicaSets and ReplicationControllers
 )
