@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 )
 
 // TokenAuthenticator maps a bearer token to a user; ok is false when it does not
@@ -22,6 +23,39 @@ type Authenticator struct {
 	Roots  *x509.CertPool
 	tokMu  sync.RWMutex
 	tokens []TokenAuthenticator
+
+	// verified remembers leaf certificates that passed verification. A connection
+	// presents the same certificate object with each request, so a certificate is
+	// verified once per connection instead of once per request.
+	verifiedMu sync.Mutex
+	verified   map[*x509.Certificate]bool
+}
+
+// maxVerifiedCerts bounds the verified-certificate memo (it is emptied when full).
+const maxVerifiedCerts = 4096
+
+func (a *Authenticator) verifyClientCert(leaf *x509.Certificate, chain []*x509.Certificate) bool {
+	now := time.Now()
+	a.verifiedMu.Lock()
+	known := a.verified[leaf]
+	a.verifiedMu.Unlock()
+	if known {
+		return now.After(leaf.NotBefore) && now.Before(leaf.NotAfter)
+	}
+	inter := x509.NewCertPool()
+	for _, c := range chain {
+		inter.AddCert(c)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: a.Roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		return false
+	}
+	a.verifiedMu.Lock()
+	if a.verified == nil || len(a.verified) >= maxVerifiedCerts {
+		a.verified = map[*x509.Certificate]bool{}
+	}
+	a.verified[leaf] = true
+	a.verifiedMu.Unlock()
+	return true
 }
 
 // AddTokenAuthenticator adds a source of bearer tokens.
@@ -35,11 +69,7 @@ func (a *Authenticator) AddTokenAuthenticator(t TokenAuthenticator) {
 func (a *Authenticator) Authenticate(r *http.Request) (*User, error) {
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 && a.Roots != nil {
 		leaf := r.TLS.PeerCertificates[0]
-		inter := x509.NewCertPool()
-		for _, c := range r.TLS.PeerCertificates[1:] {
-			inter.AddCert(c)
-		}
-		if _, err := leaf.Verify(x509.VerifyOptions{Roots: a.Roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err == nil {
+		if a.verifyClientCert(leaf, r.TLS.PeerCertificates[1:]) {
 			return withAuthenticated(UserFromCert(leaf)), nil
 		}
 	}

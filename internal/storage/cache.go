@@ -237,7 +237,10 @@ func (c *cache) apply(events []*clientv3.Event) {
 				}
 			}
 			c.window = append(c.window, ch)
-			if len(c.window) > c.opts.EventWindow {
+			// Trim in batches (the window may exceed its size by a quarter), so
+			// that the copy below happens once per EventWindow/4 changes rather
+			// than on every change.
+			if len(c.window) > c.opts.EventWindow+c.opts.EventWindow/4 {
 				drop := len(c.window) - c.opts.EventWindow
 				c.windowStart = c.window[drop-1].obj.RV
 				// Copy so the dropped changes can be collected.
