@@ -43,7 +43,9 @@ func decide(pod *corev1.Pod, now time.Time, defaultLifetime time.Duration) (act 
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 		return actNone, 0
 	}
-	if pod.Status.Phase != corev1.PodRunning || pod.Status.StartTime == nil {
+	if pod.Status.Phase != corev1.PodRunning || pod.Status.StartTime == nil || !podReady(pod) {
+		// Not started yet, or its readiness was taken away while the node was
+		// silent: report it running (again).
 		return actStart, 0
 	}
 	if pod.Spec.RestartPolicy == corev1.RestartPolicyAlways || pod.Spec.RestartPolicy == "" {
@@ -54,6 +56,15 @@ func decide(pod *corev1.Pod, now time.Time, defaultLifetime time.Duration) (act 
 		return actNone, end.Sub(now)
 	}
 	return actFinish, 0
+}
+
+func podReady(pod *corev1.Pod) bool {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 func lifetimeOf(pod *corev1.Pod, def time.Duration) time.Duration {
@@ -92,10 +103,14 @@ func setCondition(st *corev1.PodStatus, c corev1.PodCondition) {
 	st.Conditions = append(st.Conditions, c)
 }
 
-// runningStatus is the status of a pod whose containers all started at now: init
-// containers completed, sidecars and containers running and ready.
+// runningStatus is the status of a pod whose containers all started at now (or
+// at its start time, when it was reported running before): init containers
+// completed, sidecars and containers running and ready.
 func runningStatus(pod *corev1.Pod, hostIP, podIP string, now time.Time) corev1.PodStatus {
 	t := metav1.NewTime(now)
+	if pod.Status.StartTime != nil && pod.Status.Phase == corev1.PodRunning {
+		t = *pod.Status.StartTime
+	}
 	st := *pod.Status.DeepCopy()
 	st.Phase = corev1.PodRunning
 	st.Reason, st.Message = "", ""
