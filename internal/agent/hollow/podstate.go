@@ -107,7 +107,8 @@ func setCondition(st *corev1.PodStatus, c corev1.PodCondition) {
 // at its start time, when it was reported running before): init containers
 // completed, sidecars and containers running and ready.
 func runningStatus(pod *corev1.Pod, hostIP, podIP string, now time.Time) corev1.PodStatus {
-	t := metav1.NewTime(now)
+	changed := metav1.NewTime(now)
+	t := changed
 	if pod.Status.StartTime != nil && pod.Status.Phase == corev1.PodRunning {
 		t = *pod.Status.StartTime
 	}
@@ -122,7 +123,7 @@ func runningStatus(pod *corev1.Pod, hostIP, podIP string, now time.Time) corev1.
 	}
 	st.StartTime = &t
 	for _, ty := range []corev1.PodConditionType{corev1.PodReadyToStartContainers, corev1.PodInitialized, corev1.ContainersReady, corev1.PodReady, corev1.PodScheduled} {
-		setCondition(&st, corev1.PodCondition{Type: ty, Status: corev1.ConditionTrue, LastTransitionTime: t})
+		setCondition(&st, corev1.PodCondition{Type: ty, Status: corev1.ConditionTrue, LastTransitionTime: changed})
 	}
 	st.InitContainerStatuses = nil
 	for _, c := range pod.Spec.InitContainers {
