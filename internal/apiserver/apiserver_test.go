@@ -60,6 +60,7 @@ func TestNegotiate(t *testing.T) {
 		{"application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json", mediaJSON, "Table", "v1", false},
 		{"application/vnd.kubernetes.protobuf;as=Table;v=v1;g=meta.k8s.io,application/json", mediaJSON, "", "", false},
 		{"application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io", mediaJSON, "PartialObjectMetadataList", "v1", false},
+		{"application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json", mediaJSON, "PartialObjectMetadataList", "v1", false},
 		{"application/json;as=Bogus;v=v1;g=meta.k8s.io,application/yaml", mediaYAML, "", "", false},
 		{"text/html", "", "", "", true},
 	}

@@ -81,6 +81,11 @@ func negotiate(r *http.Request) (output, error) {
 					continue
 				}
 			case "PartialObjectMetadata", "PartialObjectMetadataList":
+				// Written as JSON or YAML only (encodeMeta): a client that also
+				// accepts JSON gets that.
+				if o.media == mediaProtobuf {
+					continue
+				}
 			default:
 				continue
 			}
