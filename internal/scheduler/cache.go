@@ -218,14 +218,16 @@ func (c *Cache) setPodLocked(pod *corev1.Pod) {
 	}
 	var info *PodInfo
 	if cp != nil && cp.node == pod.Spec.NodeName && !relevantChange(cp.info.Pod, pod) {
-		// Only status or metadata the rules ignore changed: keep the computed info.
-		info = cp.info
-		info.Pod = pod
-		cp.assumed = false
-		return
+		// Only status or metadata the rules ignore changed: reuse what was
+		// computed, in a new PodInfo (the old one may still be read by a binding
+		// under way).
+		copied := *cp.info
+		copied.Pod = pod
+		info = &copied
+	} else {
+		info = NewPodInfo(pod)
 	}
 	c.unplace(pod.UID)
-	info = NewPodInfo(pod)
 	c.place(info, pod.Spec.NodeName, false)
 }
 
