@@ -3,9 +3,10 @@
 package all
 
 import (
-	_ "tug/internal/controller"               // the manager itself
-	_ "tug/internal/controller/certificates"  // CSR approval and signing
-	_ "tug/internal/controller/deployment"    // Deployment rollouts
-	_ "tug/internal/controller/nodelifecycle" // pod CIDRs, silent nodes, taints and evictions
-	_ "tug/internal/controller/replicaset"    // ReplicaSets and ReplicationControllers
+	_ "tug/internal/controller"                  // the manager itself
+	_ "tug/internal/controller/certificates"     // CSR approval and signing
+	_ "tug/internal/controller/deployment"       // Deployment rollouts
+	_ "tug/internal/controller/garbagecollector" // cascading deletion by ownerReferences
+	_ "tug/internal/controller/nodelifecycle"    // pod CIDRs, silent nodes, taints and evictions
+	_ "tug/internal/controller/replicaset"       // ReplicaSets and ReplicationControllers
 )
