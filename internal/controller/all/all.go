@@ -9,4 +9,5 @@ import (
 	_ "tug/internal/controller/garbagecollector" // cascading deletion by ownerReferences
 	_ "tug/internal/controller/nodelifecycle"    // pod CIDRs, silent nodes, taints and evictions
 	_ "tug/internal/controller/replicaset"       // ReplicaSets and ReplicationControllers
+	_ "tug/internal/controller/statefulset"      // StatefulSets: ordered pods with stable names and claims
 )

@@ -278,3 +278,16 @@ func replace(revs []*appsv1.ControllerRevision, r *appsv1.ControllerRevision) []
 	Sort(out)
 	return out
 }
+
+// Template reads back the pod template a revision made by TemplatePatch records.
+func Template(r *appsv1.ControllerRevision) (*corev1.PodTemplateSpec, error) {
+	var p struct {
+		Spec struct {
+			Template corev1.PodTemplateSpec `json:"template"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal(dataOf(r), &p); err != nil {
+		return nil, fmt.Errorf("revision %s/%s: %w", r.Namespace, r.Name, err)
+	}
+	return &p.Spec.Template, nil
+}

@@ -178,3 +178,19 @@ func TestTruncate(t *testing.T) {
 		t.Fatalf("left %v; want live ones and the newest old one", names)
 	}
 }
+
+func TestTemplateRoundTrip(t *testing.T) {
+	tpl := template("a:1")
+	tpl.Spec.TerminationGracePeriodSeconds = new(int64)
+	*tpl.Spec.TerminationGracePeriodSeconds = 30
+	r := rev(owner("x"), "a:1", 1)
+	data, _ := TemplatePatch(&tpl)
+	r.Data.Raw = data
+	got, err := Template(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Spec.Containers[0].Image != "a:1" || *got.Spec.TerminationGracePeriodSeconds != 30 || got.Labels["app"] != "x" {
+		t.Fatalf("template read back: %+v", got)
+	}
+}
