@@ -13,9 +13,16 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/klog/v2"
+
+	"tug/internal/agent/images"
+	"tug/internal/agent/images/pauseproc"
 )
 
 func main() {
+	// Started as the pause process of a sandbox image built from this binary.
+	if images.IsPauseInvocation() {
+		pauseproc.Run()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root := newRoot()
@@ -65,5 +72,6 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().StringVar(&lf.level, "log-level", "info", "log level: debug, info, warn or error")
 	root.PersistentFlags().StringVar(&lf.format, "log-format", "text", "log format: text or json")
 	root.AddCommand(newServerCmd(), newAgentCmd(), newVersionCmd())
+	root.AddCommand(newUpCmd(), newImageCmd())
 	return root
 }

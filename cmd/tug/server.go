@@ -30,6 +30,8 @@ agents at DATA/node-token.`,
 	f.StringVar(&cfg.Controllers.ClusterCIDR, "cluster-cidr", "10.244.0.0/16", "range node pod CIDRs (/24 each) are assigned from")
 	f.DurationVar(&cfg.Controllers.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node may be silent before it is marked NotReady")
 	f.StringSliceVar(&cfg.DisabledControllers, "disable-controllers", nil, "controllers not to run (by name)")
+	f.StringVar(&cfg.NodeBridge, "node-bridge", "", "host bridge for node agents in network namespaces (tug agent --netns): created if missing; the server listens on its address too")
+	f.StringVar(&cfg.NodeBridgeCIDR, "node-bridge-cidr", "10.200.0.1/24", "the host's address on --node-bridge, with the node network's prefix length")
 	f.DurationVar(&cfg.BookmarkInterval, "watch-bookmark-interval", time.Minute, "how often a quiet watch that asked for bookmarks gets one")
 	return cmd
 }

@@ -22,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"tug/internal/agent/network"
 	"tug/internal/apiserver"
 	"tug/internal/auth"
 	"tug/internal/controller"
@@ -51,6 +52,12 @@ type Config struct {
 	Controllers controller.Options
 	// DisabledControllers names controllers not to run.
 	DisabledControllers []string
+	// NodeBridge, when set, is the host bridge node agents in network
+	// namespaces join (created if missing, with the host address NodeBridgeCIDR):
+	// the server also listens on that address, on the same port, so that nodes
+	// reach it from their namespaces.
+	NodeBridge     string
+	NodeBridgeCIDR string
 }
 
 // Server is a running `tug server`.
@@ -61,6 +68,29 @@ type Server struct {
 	PKI     *auth.PKI
 	URL     string
 	Etcd    *storage.Etcd
+}
+
+// listenOnBridge creates the node bridge if missing and listens on its host
+// address. A server listening on one address only (not 0.0.0.0) gets the
+// bridge address as a second one.
+func listenOnBridge(name, cidr, host, port string) (net.Listener, string, error) {
+	br, err := network.ParseBridge(name, cidr)
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := br.Ensure(); err != nil {
+		return nil, "", fmt.Errorf("node bridge %s: %w", br.Name, err)
+	}
+	bhost := br.HostIP().String()
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		// Already listening on every address, the bridge's included.
+		return nil, bhost, nil
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(bhost, port))
+	if err != nil {
+		return nil, "", fmt.Errorf("listen on the node bridge: %w", err)
+	}
+	return l, bhost, nil
 }
 
 // Paths under the data dir.
@@ -96,6 +126,18 @@ func Run(ctx context.Context, cfg Config) error {
 	hosts := auth.Hostnames(append([]string{clientHost}, cfg.AdvertiseHosts...)...)
 	if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() {
 		hosts = auth.Hostnames(append([]string{host}, hosts...)...)
+	}
+	var listeners []net.Listener
+	if cfg.NodeBridge != "" {
+		bl, bhost, err := listenOnBridge(cfg.NodeBridge, cfg.NodeBridgeCIDR, host, port)
+		if err != nil {
+			return err
+		}
+		if bl != nil {
+			defer bl.Close()
+			listeners = append(listeners, bl)
+		}
+		hosts = auth.Hostnames(append(hosts, bhost)...)
 	}
 	pki, err := auth.EnsurePKI(filepath.Join(cfg.DataDir, "pki"), hosts)
 	if err != nil {
@@ -166,8 +208,11 @@ func Run(ctx context.Context, cfg Config) error {
 	access.start(ctx, api, reg)
 	go store.Compact(ctx, cfg.CompactInterval)
 
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 1+len(listeners))
 	go func() { serveErr <- api.Serve(ctx, l, pki.ServerCert) }()
+	for _, bl := range listeners {
+		go func(bl net.Listener) { serveErr <- api.Serve(ctx, bl, pki.ServerCert) }(bl)
+	}
 
 	apiPort, _ := strconv.Atoi(port)
 	if err := bootstrap(ctx, api, apiPort); err != nil {
