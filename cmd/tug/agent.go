@@ -11,10 +11,13 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"tug/internal/agent"
+	"tug/internal/agent/network"
+	"tug/internal/agent/node"
 )
 
 func newAgentCmd() *cobra.Command {
 	cfg := agent.Config{}
+	nodeCfg := node.Config{}
 	var cpu, memory, pods, storage string
 	var labels []string
 	cmd := &cobra.Command{
@@ -51,6 +54,8 @@ acting, as if it had died.`,
 				}
 				cfg.HollowNodes.Labels[k] = v
 			}
+			nodeCfg.Labels = cfg.HollowNodes.Labels
+			cfg.Runner = &node.Runner{Config: nodeCfg}
 			return agent.Run(cmd.Context(), cfg)
 		},
 	}
@@ -72,5 +77,18 @@ acting, as if it had died.`,
 	f.DurationVar(&cfg.HollowNodes.PodLifetime, "hollow-pod-lifetime", 5*time.Second, "how long pods with restartPolicy Never/OnFailure run on a hollow node before they succeed")
 	f.DurationVar(&cfg.HollowNodes.HeartbeatInterval, "hollow-heartbeat-interval", 10*time.Second, "how often each hollow node renews its lease")
 	f.DurationVar(&cfg.HollowNodes.StatusInterval, "hollow-status-interval", time.Minute, "how often an unchanged hollow node status is posted again")
+	// The real node (without --hollow).
+	f.StringVar(&nodeCfg.Netns, "netns", "", "run the node and everything it starts in this network namespace (created if missing, joined to --bridge)")
+	f.StringVar(&nodeCfg.Bridge, "bridge", network.DefaultBridge, "host bridge the --netns namespace joins")
+	f.StringVar(&nodeCfg.BridgeCIDR, "bridge-cidr", network.DefaultBridgeCIDR, "the host's address on --bridge, with the node network's prefix length")
+	f.StringVar(&nodeCfg.NodeIP, "node-ip", "", "the node's address (default: picked from the bridge subnet with --netns, else the host's)")
+	f.BoolVar(&nodeCfg.Egress, "egress", false, "let pods reach beyond the node network (masquerading through the node)")
+	f.StringVar(&nodeCfg.RuntimeEndpoint, "container-runtime-endpoint", "", "CRI socket of a running containerd or CRI-O (default: the node's own containerd under --data-dir)")
+	f.StringVar(&nodeCfg.PodCIDR, "pod-cidr", "", "the node's pod range (default: assigned by the control plane)")
+	f.StringSliceVar(&nodeCfg.ClusterDNS, "cluster-dns", nil, "cluster DNS server addresses for pods (default: the node's own resolver)")
+	f.StringVar(&nodeCfg.ClusterDomain, "cluster-domain", "cluster.local", "the cluster's DNS domain")
+	f.StringVar(&nodeCfg.ManifestsDir, "manifests-dir", "", "directory of static pod manifests (default DATA/manifests)")
+	f.StringVar(&nodeCfg.PauseBinary, "pause-binary", "", "static pause program for the sandbox image (default: pause next to tug)")
+	f.IntVar(&nodeCfg.Port, "port", 10250, "the node's HTTPS port")
 	return cmd
 }

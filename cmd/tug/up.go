@@ -19,7 +19,7 @@ func newUpCmd() *cobra.Command {
 network namespace (NETNS, created here) joined to the host bridge BRIDGE, which the
 API server also listens on; pods get addresses from the node's pod CIDR. The admin
 kubeconfig is DATA/admin.kubeconfig. When tug up stops, it stops the pods and removes
-the namespace (and the bridge, if it made it); the data dir stays.`,
+the namespace (and the bridge, once no other node uses it); the data dir stays.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.Node.ClusterDNS = dns

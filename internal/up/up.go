@@ -1,7 +1,7 @@
 // Package up is `tug up`: a server and one node in one process on this machine.
 // The node runs in its own network namespace joined to a host bridge that the
 // server also listens on; when tug up ends, the node's pods, its namespace and
-// the bridge (if tug up made it) go away.
+// the bridge (once no other node uses it) go away.
 package up
 
 import (
@@ -72,17 +72,15 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	created, err := br.Ensure()
-	if err != nil {
+	if _, err := br.Ensure(); err != nil {
 		return fmt.Errorf("node bridge %s: %w", br.Name, err)
 	}
-	if created {
-		defer func() {
-			if err := br.Delete(); err != nil {
-				slog.Warn("remove node bridge", "bridge", br.Name, "err", err)
-			}
-		}()
-	}
+	defer func() {
+		// Other nodes may still use it; the last one out removes it.
+		if err := br.DeleteIfUnused(); err != nil {
+			slog.Warn("remove node bridge", "bridge", br.Name, "err", err)
+		}
+	}()
 
 	sctx, stopServer := context.WithCancel(ctx)
 	defer stopServer()

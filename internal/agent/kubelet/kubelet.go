@@ -120,6 +120,7 @@ type Kubelet struct {
 	ctx context.Context
 
 	runtimeErr atomic.Pointer[error]
+	wasReady   atomic.Bool
 	node       atomic.Pointer[corev1.Node]
 	memCap     atomic.Int64
 	started    chan struct{}
@@ -256,6 +257,14 @@ func (k *Kubelet) waitPodCIDR(ctx context.Context) error {
 				return fmt.Errorf("configure the pod network for %s: %w", n.Spec.PodCIDR, err)
 			}
 			slog.Info("pod network configured", "podCIDR", n.Spec.PodCIDR)
+			// The runtime picks the configuration up on its own a moment later;
+			// report the node ready as soon as it has.
+			for i := 0; i < 100 && k.runtimeHealth(ctx) != nil; i++ {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if err := k.updateNodeStatus(ctx, false); err != nil {
+				slog.Debug("update node status", "err", err)
+			}
 			return nil
 		}
 		if k.clock.Since(logged) > 10*time.Second {

@@ -197,10 +197,13 @@ func (k *Kubelet) updateNodeStatus(ctx context.Context, force bool) error {
 	rerr := k.runtimeHealth(ctx)
 	prev := k.runtimeErr.Load()
 	if (prev == nil) != (rerr == nil) {
-		if rerr != nil {
+		if rerr != nil && k.wasReady.Load() {
 			slog.Warn("node not ready", "reason", rerr)
+		} else if rerr != nil {
+			slog.Info("node not ready yet", "reason", rerr)
 		} else {
-			slog.Info("container runtime is back; node ready")
+			k.wasReady.Store(true)
+			slog.Info("node ready: the container runtime answers")
 			k.kickAll()
 		}
 	}

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 )
 
@@ -78,6 +80,22 @@ func (b Bridge) Delete() error {
 		return nil
 	}
 	return ip("link", "delete", b.Name)
+}
+
+// DeleteIfUnused removes the bridge when no interface is attached to it any
+// more (the last node on it is gone).
+func (b Bridge) DeleteIfUnused() error {
+	ports, err := os.ReadDir(filepath.Join("/sys/class/net", b.Name, "brif"))
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return err
+	}
+	if len(ports) > 0 {
+		return nil
+	}
+	return b.Delete()
 }
 
 // NodeIPFor picks a node address on the bridge subnet from the namespace name, so
