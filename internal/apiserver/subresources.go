@@ -395,11 +395,11 @@ func (s *Server) serveFinalize(w http.ResponseWriter, r *http.Request, info *req
 		writeError(w, r, err)
 		return
 	}
-	out, _, err := s.update(r.Context(), op, false, func(cur runtime.Object) (runtime.Object, error) {
-		if cur == nil {
-			return nil, apierrors.NewNotFound(res.GroupResource(), info.Name)
-		}
-		ns := cur.(*corev1.Namespace)
+	// Written straight to the store: an ordinary update keeps spec.finalizers as
+	// they were (PrepareForUpdate), which is the point of this subresource.
+	store := s.stores[res]
+	o, _, err := store.Update(r.Context(), "", info.Name, false, func(cur runtime.Object) (runtime.Object, error) {
+		ns := cur.DeepCopyObject().(*corev1.Namespace)
 		if want.ResourceVersion != "" && want.ResourceVersion != ns.ResourceVersion {
 			return nil, apierrors.NewConflict(res.GroupResource(), info.Name, fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again"))
 		}
@@ -408,10 +408,11 @@ func (s *Server) serveFinalize(w http.ResponseWriter, r *http.Request, info *req
 		return ns, nil
 	})
 	if err != nil {
-		writeError(w, r, err)
+		writeError(w, r, s.named(res, err, info.Name))
 		return
 	}
-	s.writeObject(w, r, http.StatusOK, res, out)
+	s.finishIfDone(r.Context(), op, store, o)
+	s.writeObject(w, r, http.StatusOK, res, o.Obj)
 }
 
 // serveConnect hands logs, exec, attach, port-forward and proxy to the node agent.

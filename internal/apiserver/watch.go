@@ -168,7 +168,15 @@ func (e *watchEncoder) event(ev storage.Event, withColumns, initialEnd bool) ([]
 		if initialEnd {
 			m.SetAnnotations(map[string]string{metav1.InitialEventsAnnotationKey: "true"})
 		}
-		obj, err = encode(media, bm)
+		if e.out.as == "PartialObjectMetadata" || e.out.as == "PartialObjectMetadataList" {
+			// A metadata-only watcher can decode nothing else.
+			var pm *metav1.PartialObjectMetadata
+			if pm, err = partialMeta(e.out.asVersion, bm); err == nil {
+				obj, err = encodeMeta(mediaJSON, pm)
+			}
+		} else {
+			obj, err = encode(media, bm)
+		}
 	case e.out.as == "Table":
 		var sv runtime.Object
 		sv, err = toServed(e.res, ev.Object.Obj)
