@@ -7,8 +7,11 @@ import (
 	_ "tug/internal/controller/certificates"     // CSR approval and signing
 	_ "tug/internal/controller/daemonset"        // DaemonSets: one pod per fitting node
 	_ "tug/internal/controller/deployment"       // Deployment rollouts
+	_ "tug/internal/controller/disruption"       // PodDisruptionBudget status
 	_ "tug/internal/controller/garbagecollector" // cascading deletion by ownerReferences
+	_ "tug/internal/controller/namespace"        // emptying namespaces being deleted
 	_ "tug/internal/controller/nodelifecycle"    // pod CIDRs, silent nodes, taints and evictions
 	_ "tug/internal/controller/replicaset"       // ReplicaSets and ReplicationControllers
+	_ "tug/internal/controller/serviceaccount"   // the default ServiceAccount of every namespace
 	_ "tug/internal/controller/statefulset"      // StatefulSets: ordered pods with stable names and claims
 )
