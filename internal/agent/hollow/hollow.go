@@ -629,8 +629,7 @@ func (r *Runner) syncPod(ctx context.Context, key string) error {
 	case actStart:
 		ips := r.ipsFor(n)
 		if ips == nil {
-			r.queue.AddAfter(key, time.Second)
-			return nil
+			return nil // queued again when the node gets its pod CIDR
 		}
 		ip := ""
 		if !pod.Spec.HostNetwork {
