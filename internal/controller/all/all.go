@@ -9,6 +9,7 @@ import (
 	_ "tug/internal/controller/deployment"       // Deployment rollouts
 	_ "tug/internal/controller/disruption"       // PodDisruptionBudget status
 	_ "tug/internal/controller/garbagecollector" // cascading deletion by ownerReferences
+	_ "tug/internal/controller/job"              // Jobs and the TTL-after-finished controller
 	_ "tug/internal/controller/namespace"        // emptying namespaces being deleted
 	_ "tug/internal/controller/nodelifecycle"    // pod CIDRs, silent nodes, taints and evictions
 	_ "tug/internal/controller/replicaset"       // ReplicaSets and ReplicationControllers
