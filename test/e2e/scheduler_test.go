@@ -7,42 +7,42 @@ import (
 	"time"
 )
 
-// The scheduler's end-to-end tests run on a private server whose node monitor
-// grace period is long, so that Node objects created here (with no agent behind
-// them) stay Ready; each subtest creates its own nodes and removes them.
+// The scheduler's end-to-end tests run on one private server; each subtest
+// starts its own hollow nodes (a `tug agent --hollow` process per node shape)
+// and removes them when it ends, so the subtests do not see each other's nodes.
 
-// schedNode is a Ready node manifest with the given allocatable cpu.
-func schedNode(name, cpu string, extra string) string {
-	return fmt.Sprintf(`apiVersion: v1
-kind: Node
-metadata:
-  name: %s
-  labels:
-    kubernetes.io/hostname: %s
-%s
-status:
-  capacity: {cpu: "%s", memory: 8Gi, pods: "110"}
-  allocatable: {cpu: "%s", memory: 8Gi, pods: "110"}
-  conditions:
-  - {type: Ready, status: "True", reason: KubeletReady, message: ready}
-`, name, name, extra, cpu, cpu)
-}
-
-// withNodes creates nodes and deletes them (and every pod of ns) when the
-// subtest ends.
-func withNodes(t *testing.T, s *Server, ns string, manifests ...string) {
+// hollowNodes starts n hollow nodes named PREFIX-0 … with the given cpu each and
+// waits until they are Ready. When the subtest ends, its pods are removed, the
+// agent stops and the nodes are deleted.
+func hollowNodes(t *testing.T, s *Server, ns, prefix string, n int, cpu string) []string {
 	t.Helper()
 	var names []string
-	for _, m := range manifests {
-		if out, errOut, err := kStdin(t, s, m, "create", "-f", "-"); err != nil {
-			t.Fatalf("create node: %v\n%s%s", err, out, errOut)
-		}
-		names = append(names, strings.Fields(strings.SplitN(m, "name: ", 2)[1])[0])
+	for i := 0; i < n; i++ {
+		names = append(names, fmt.Sprintf("%s-%d", prefix, i))
 	}
+	// Registered before the agent's own cleanup, so it runs after the agent
+	// stopped (a running agent would report its nodes again).
 	t.Cleanup(func() {
 		_, _, _ = s.Kubectl("-n", ns, "delete", "pods", "--all", "--grace-period=0", "--force", "--wait=false")
 		_, _, _ = s.Kubectl(append([]string{"delete", "node", "--wait=false"}, names...)...)
 	})
+	startAgent(t, s, t.TempDir(), "--token-file", nodeTokenFile(s), "--hollow", fmt.Sprint(n), "--name-prefix", prefix,
+		"--hollow-cpu", cpu, "--hollow-heartbeat-interval", "2s")
+	eventually(t, 120*time.Second, func() error {
+		out := k(t, s, "get", "nodes", "-o", `jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}`)
+		ready := map[string]bool{}
+		for _, l := range lines(out) {
+			name, st, _ := strings.Cut(l, "=")
+			ready[name] = st == "True"
+		}
+		for _, name := range names {
+			if !ready[name] {
+				return fmt.Errorf("node %s not Ready:\n%s", name, out)
+			}
+		}
+		return nil
+	})
+	return names
 }
 
 func schedPod(name, cpu, extra string) string {
@@ -107,11 +107,12 @@ func waitFailed(t *testing.T, s *Server, ns, pod, want string) string {
 }
 
 func TestScheduler(t *testing.T) {
-	s := newServer(t, "--node-monitor-grace-period", "1h")
+	s := newServer(t)
 
 	t.Run("PodsLandOnlyWhereTheyFit", func(t *testing.T) {
 		ns := namespace(t, s)
-		withNodes(t, s, ns, schedNode("fit-big", "2", ""), schedNode("fit-small", "1", ""))
+		hollowNodes(t, s, ns, "fit-big", 1, "2")
+		hollowNodes(t, s, ns, "fit-small", 1, "1")
 		for i := 0; i < 3; i++ {
 			createIn(t, s, ns, schedPod(fmt.Sprintf("p%d", i), "1", ""))
 		}
@@ -119,8 +120,15 @@ func TestScheduler(t *testing.T) {
 		for i := 0; i < 3; i++ {
 			per[waitBound(t, s, ns, fmt.Sprintf("p%d", i))]++
 		}
-		if per["fit-big"] != 2 || per["fit-small"] != 1 {
-			t.Fatalf("placement %v, want 2 on fit-big and 1 on fit-small", per)
+		// The hollow nodes run what they are given.
+		eventually(t, 60*time.Second, func() error {
+			if ph := k(t, s, "-n", ns, "get", "pod", "p0", "-o", "jsonpath={.status.phase}"); ph != "Running" {
+				return fmt.Errorf("p0 is %s", ph)
+			}
+			return nil
+		})
+		if per["fit-big-0"] != 2 || per["fit-small-0"] != 1 {
+			t.Fatalf("placement %v, want 2 on fit-big-0 and 1 on fit-small-0", per)
 		}
 		createIn(t, s, ns, schedPod("extra", "1", ""))
 		out := waitFailed(t, s, ns, "extra", "0/2 nodes are available: 2 Insufficient cpu. preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod.")
@@ -144,60 +152,60 @@ func TestScheduler(t *testing.T) {
 
 	t.Run("CordonUncordon", func(t *testing.T) {
 		ns := namespace(t, s)
-		withNodes(t, s, ns, schedNode("cordon-1", "2", ""))
-		k(t, s, "cordon", "cordon-1")
+		hollowNodes(t, s, ns, "cordon", 1, "2")
+		k(t, s, "cordon", "cordon-0")
 		createIn(t, s, ns, schedPod("waits", "100m", ""))
 		waitFailed(t, s, ns, "waits", "0/1 nodes are available: 1 node(s) were unschedulable.")
-		k(t, s, "uncordon", "cordon-1")
-		if n := waitBound(t, s, ns, "waits"); n != "cordon-1" {
+		k(t, s, "uncordon", "cordon-0")
+		if n := waitBound(t, s, ns, "waits"); n != "cordon-0" {
 			t.Fatalf("bound to %s", n)
 		}
 	})
 
 	t.Run("TaintsAndTolerations", func(t *testing.T) {
 		ns := namespace(t, s)
-		withNodes(t, s, ns, schedNode("taint-db", "4", ""), schedNode("taint-plain", "4", ""))
-		k(t, s, "taint", "nodes", "taint-db", "dedicated=db:NoSchedule")
-		k(t, s, "label", "nodes", "taint-db", "role=db")
+		hollowNodes(t, s, ns, "taint", 2, "4")
+		k(t, s, "taint", "nodes", "taint-0", "dedicated=db:NoSchedule")
+		k(t, s, "label", "nodes", "taint-0", "role=db")
 		createIn(t, s, ns,
 			schedPod("web", "100m", ""),
 			schedPod("db", "100m", `  nodeSelector: {role: db}
   tolerations:
   - {key: dedicated, operator: Equal, value: db, effect: NoSchedule}`))
-		if n := waitBound(t, s, ns, "web"); n != "taint-plain" {
+		if n := waitBound(t, s, ns, "web"); n != "taint-1" {
 			t.Fatalf("untolerating pod on %s", n)
 		}
-		if n := waitBound(t, s, ns, "db"); n != "taint-db" {
+		if n := waitBound(t, s, ns, "db"); n != "taint-0" {
 			t.Fatalf("tolerating pod on %s", n)
 		}
-		k(t, s, "taint", "nodes", "taint-plain", "dedicated=db:NoSchedule")
+		k(t, s, "taint", "nodes", "taint-1", "dedicated=db:NoSchedule")
 		createIn(t, s, ns, schedPod("web2", "100m", ""))
 		waitFailed(t, s, ns, "web2", "0/2 nodes are available: 2 node(s) had untolerated taint {dedicated: db}.")
-		k(t, s, "taint", "nodes", "taint-plain", "dedicated-")
-		if n := waitBound(t, s, ns, "web2"); n != "taint-plain" {
+		k(t, s, "taint", "nodes", "taint-1", "dedicated-")
+		if n := waitBound(t, s, ns, "web2"); n != "taint-1" {
 			t.Fatalf("web2 on %s after the taint was removed", n)
 		}
 	})
 
 	t.Run("NodeSelector", func(t *testing.T) {
 		ns := namespace(t, s)
-		withNodes(t, s, ns, schedNode("sel-ssd", "4", ""), schedNode("sel-hdd", "4", ""))
-		k(t, s, "label", "nodes", "sel-ssd", "disk=ssd")
-		k(t, s, "label", "nodes", "sel-hdd", "disk=hdd")
+		hollowNodes(t, s, ns, "sel", 2, "4")
+		k(t, s, "label", "nodes", "sel-0", "disk=ssd")
+		k(t, s, "label", "nodes", "sel-1", "disk=hdd")
 		createIn(t, s, ns, schedPod("fast", "100m", "  nodeSelector: {disk: ssd}"), schedPod("nvme", "100m", "  nodeSelector: {disk: nvme}"))
-		if n := waitBound(t, s, ns, "fast"); n != "sel-ssd" {
+		if n := waitBound(t, s, ns, "fast"); n != "sel-0" {
 			t.Fatalf("fast on %s", n)
 		}
 		waitFailed(t, s, ns, "nvme", "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector.")
-		k(t, s, "label", "nodes", "sel-hdd", "disk=nvme", "--overwrite")
-		if n := waitBound(t, s, ns, "nvme"); n != "sel-hdd" {
+		k(t, s, "label", "nodes", "sel-1", "disk=nvme", "--overwrite")
+		if n := waitBound(t, s, ns, "nvme"); n != "sel-1" {
 			t.Fatalf("nvme on %s after relabel", n)
 		}
 	})
 
 	t.Run("AntiAffinitySpreadsReplicas", func(t *testing.T) {
 		ns := namespace(t, s)
-		withNodes(t, s, ns, schedNode("anti-1", "4", ""), schedNode("anti-2", "4", ""), schedNode("anti-3", "4", ""))
+		hollowNodes(t, s, ns, "anti", 3, "4")
 		rs := `apiVersion: apps/v1
 kind: ReplicaSet
 metadata: {name: web}
@@ -247,7 +255,7 @@ spec:
 
 	t.Run("PriorityPreemption", func(t *testing.T) {
 		ns := namespace(t, s)
-		withNodes(t, s, ns, schedNode("prio-1", "2", ""))
+		hollowNodes(t, s, ns, "prio", 1, "2")
 		createIn(t, s, ns, `apiVersion: scheduling.k8s.io/v1
 kind: PriorityClass
 metadata: {name: e2e-low}
@@ -271,15 +279,14 @@ preemptionPolicy: Never
 		k(t, s, "-n", ns, "delete", "pod", "polite", "--grace-period=0", "--force")
 
 		createIn(t, s, ns, schedPod("vip", "1", "  priorityClassName: e2e-high"))
-		// One low-priority pod is preempted: it gets the Preempted event and
-		// goes away (with no agent behind the node, a terminating victim is
-		// finished here as a kubelet would).
+		// One low-priority pod is preempted: it gets the Preempted event, its
+		// node's agent stops it, and the high-priority pod takes its place.
 		var victim string
 		eventually(t, 60*time.Second, func() error {
 			out := k(t, s, "-n", ns, "get", "events", "--field-selector", "reason=Preempted", "-o", `jsonpath={range .items[*]}{.involvedObject.name}:{.message}{"\n"}{end}`)
 			for _, l := range lines(out) {
 				name, msg, _ := strings.Cut(l, ":")
-				if strings.Contains(msg, "Preempted by pod "+ns+"/vip on node prio-1") {
+				if strings.Contains(msg, "Preempted by pod "+ns+"/vip on node prio-0") {
 					victim = name
 					return nil
 				}
@@ -289,22 +296,21 @@ preemptionPolicy: Never
 		if victim != "low-a" && victim != "low-b" {
 			t.Fatalf("victim %q", victim)
 		}
-		if nom := k(t, s, "-n", ns, "get", "pod", "vip", "-o", "jsonpath={.status.nominatedNodeName}"); nom != "prio-1" {
+		if nom := k(t, s, "-n", ns, "get", "pod", "vip", "-o", "jsonpath={.status.nominatedNodeName}"); nom != "prio-0" {
 			t.Fatalf("nominatedNodeName = %q", nom)
 		}
-		_, _, _ = s.Kubectl("-n", ns, "delete", "pod", victim, "--grace-period=0", "--force")
-		if n := waitBound(t, s, ns, "vip"); n != "prio-1" {
+		if n := waitBound(t, s, ns, "vip"); n != "prio-0" {
 			t.Fatalf("vip on %s", n)
 		}
 		other := map[string]string{"low-a": "low-b", "low-b": "low-a"}[victim]
-		if n := nodeOf(t, s, ns, other); n != "prio-1" {
+		if n := nodeOf(t, s, ns, other); n != "prio-0" {
 			t.Fatalf("the other low pod moved: %q", n)
 		}
 	})
 
 	t.Run("OtherSchedulerNameIsLeftAlone", func(t *testing.T) {
 		ns := namespace(t, s)
-		withNodes(t, s, ns, schedNode("other-1", "2", ""))
+		hollowNodes(t, s, ns, "other", 1, "2")
 		createIn(t, s, ns, schedPod("theirs", "100m", "  schedulerName: my-scheduler"), schedPod("ours", "100m", ""))
 		waitBound(t, s, ns, "ours")
 		time.Sleep(time.Second)
