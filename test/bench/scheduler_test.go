@@ -1,0 +1,278 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+
+	"tug/test/framework"
+)
+
+// startHollow runs `tug agent --hollow n` against s and waits until n nodes are
+// Ready.
+func startHollow(b *testing.B, s *framework.Server, cs *kubernetes.Clientset, n int) {
+	b.Helper()
+	dir := b.TempDir()
+	logf, err := os.Create(filepath.Join(dir, "agent.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(s.Bin, "agent", "--hollow", fmt.Sprint(n), "--server", s.URL,
+		"--token-file", filepath.Join(s.Dir, "data", "node-token"), "--data-dir", filepath.Join(dir, "agent"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		logf.Close()
+	})
+	deadline := time.Now().Add(5 * time.Minute)
+	for time.Now().Before(deadline) {
+		nodes, err := cs.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+		if err == nil {
+			ready := 0
+			for _, nd := range nodes.Items {
+				for _, c := range nd.Status.Conditions {
+					if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+						ready++
+					}
+				}
+			}
+			if ready >= n {
+				// Let the burst of joins (certificates, first statuses) pass, so
+				// the measurement sees nodes in their steady state.
+				time.Sleep(15 * time.Second)
+				return
+			}
+		}
+		time.Sleep(time.Second)
+	}
+	b.Fatalf("%d hollow nodes not ready after 5 minutes", n)
+}
+
+// startSchedServer starts a server whose cluster CIDR has a /24 for each of
+// thousands of nodes (the default /16 has 256).
+func startSchedServer(b *testing.B) (*framework.Server, *kubernetes.Clientset) {
+	b.Helper()
+	s, err := framework.StartServer(tugBin, b.TempDir(), "--cluster-cidr", "10.128.0.0/9")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(s.Stop)
+	cs, err := s.Clientset()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s, cs
+}
+
+func schedPod(ns, name string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app": "sched-bench"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "app", Image: "busybox:1.36", Command: []string{"sleep", "3600"},
+			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+				corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("64Mi"),
+			}},
+		}}},
+	}
+}
+
+// bindWatch records when each pod s-NNNNNN of ns is first seen bound.
+type bindWatch struct {
+	boundAt []int64 // unix nanos
+	count   atomic.Int64
+	all     chan struct{}
+}
+
+func watchBindings(b *testing.B, ctx context.Context, cs *kubernetes.Clientset, ns string, pods int) *bindWatch {
+	b.Helper()
+	bw := &bindWatch{boundAt: make([]int64, pods), all: make(chan struct{})}
+	w, err := cs.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() {
+		defer w.Stop()
+		for ev := range w.ResultChan() {
+			if ev.Type != watch.Added && ev.Type != watch.Modified {
+				continue
+			}
+			p, ok := ev.Object.(*corev1.Pod)
+			if !ok || p.Spec.NodeName == "" {
+				continue
+			}
+			var i int
+			if _, err := fmt.Sscanf(p.Name, "s-%d", &i); err != nil || i < 0 || i >= pods || bw.boundAt[i] != 0 {
+				continue
+			}
+			bw.boundAt[i] = time.Now().UnixNano()
+			if bw.count.Add(1) == int64(pods) {
+				close(bw.all)
+				return
+			}
+		}
+	}()
+	return bw
+}
+
+func (bw *bindWatch) wait(b *testing.B, pods int) {
+	b.Helper()
+	select {
+	case <-bw.all:
+	case <-time.After(10 * time.Minute):
+		b.Fatalf("only %d of %d pods bound after 10 minutes", bw.count.Load(), pods)
+	}
+}
+
+// parallel runs f(i) for i in [0, n) on 32 clients.
+func parallel(b *testing.B, n int, f func(i int) error) {
+	b.Helper()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var firstErr atomic.Value
+	for c := 0; c < 32; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if err := f(i); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// benchmarkScheduling creates pods onto hollow nodes with 32 clients and waits
+// until every pod is bound: pods/s from the first create to the last binding,
+// and the per-pod latency from the create request to the binding seen by a watch.
+func benchmarkScheduling(b *testing.B, nodes, pods int) {
+	s, cs := startSchedServer(b)
+	startHollow(b, s, cs, nodes)
+	ns := "sched"
+	mustNamespace(b, cs, ns)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	bw := watchBindings(b, ctx, cs, ns, pods)
+	created := make([]int64, pods) // unix nanos when the create was sent
+
+	b.ResetTimer()
+	start := time.Now()
+	parallel(b, pods, func(i int) error {
+		atomic.StoreInt64(&created[i], time.Now().UnixNano())
+		_, err := cs.CoreV1().Pods(ns).Create(ctx, schedPod(ns, fmt.Sprintf("s-%06d", i)), metav1.CreateOptions{})
+		return err
+	})
+	createdAll := time.Since(start)
+	bw.wait(b, pods)
+	b.StopTimer()
+	var last int64
+	lat := make([]time.Duration, pods)
+	for i, t := range bw.boundAt {
+		last = max(last, t)
+		lat[i] = time.Duration(t - created[i])
+	}
+	wall := time.Duration(last - start.UnixNano())
+	p50, p99 := percentiles(lat)
+	b.ReportMetric(float64(pods)/wall.Seconds(), "pods/s")
+	b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(pods)/createdAll.Seconds(), "creates/s")
+	reportRSS(b, s, "server-MiB")
+	b.Logf("%d pods on %d nodes: all created in %s, all bound in %s", pods, nodes, createdAll.Round(time.Millisecond), wall.Round(time.Millisecond))
+}
+
+// benchmarkBacklog measures the scheduler draining a queue: pods are created
+// while every node is cordoned, then the nodes are uncordoned and the time from
+// the first uncordon to the last binding is measured.
+func benchmarkBacklog(b *testing.B, nodes, pods int) {
+	s, cs := startSchedServer(b)
+	startHollow(b, s, cs, nodes)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	names := make([]string, len(list.Items))
+	for i := range list.Items {
+		names[i] = list.Items[i].Name
+	}
+	cordon := func(on bool) func(i int) error {
+		patch := []byte(fmt.Sprintf(`{"spec":{"unschedulable":%t}}`, on))
+		return func(i int) error {
+			_, err := cs.CoreV1().Nodes().Patch(ctx, names[i], types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+			return err
+		}
+	}
+	parallel(b, len(names), cordon(true))
+	ns := "backlog"
+	mustNamespace(b, cs, ns)
+	bw := watchBindings(b, ctx, cs, ns, pods)
+	parallel(b, pods, func(i int) error {
+		_, err := cs.CoreV1().Pods(ns).Create(ctx, schedPod(ns, fmt.Sprintf("s-%06d", i)), metav1.CreateOptions{})
+		return err
+	})
+	// Every pod has been tried and found no room; let the failure reports settle.
+	time.Sleep(20 * time.Second)
+	if n := bw.count.Load(); n != 0 {
+		b.Fatalf("%d pods bound to cordoned nodes", n)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	parallel(b, len(names), cordon(false))
+	uncordoned := time.Since(start)
+	bw.wait(b, pods)
+	b.StopTimer()
+	var last int64
+	for _, t := range bw.boundAt {
+		last = max(last, t)
+	}
+	wall := time.Duration(last - start.UnixNano())
+	b.ReportMetric(float64(pods)/wall.Seconds(), "pods/s")
+	reportRSS(b, s, "server-MiB")
+	b.Logf("backlog of %d pods on %d nodes: uncordoned in %s, all bound in %s", pods, nodes, uncordoned.Round(time.Millisecond), wall.Round(time.Millisecond))
+}
+
+// BenchmarkScheduling1000Nodes: 10,000 pods onto 1,000 hollow nodes.
+func BenchmarkScheduling1000Nodes(b *testing.B) { benchmarkScheduling(b, 1000, 10000) }
+
+// BenchmarkScheduling5000Nodes: 5,000 pods onto 5,000 hollow nodes.
+func BenchmarkScheduling5000Nodes(b *testing.B) { benchmarkScheduling(b, 5000, 5000) }
+
+// BenchmarkSchedulingBacklog1000Nodes: a queue of 10,000 pods drained onto 1,000
+// hollow nodes.
+func BenchmarkSchedulingBacklog1000Nodes(b *testing.B) { benchmarkBacklog(b, 1000, 10000) }
