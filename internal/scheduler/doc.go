@@ -5,9 +5,12 @@
 // happen at the edges. The same decision code therefore runs under a test harness
 // that records plans instead of talking to an API server.
 //
-// Files: queue.go (priority, backoff and unschedulable pods), cache.go (nodes and
-// the pods on them, with pods assumed as soon as their binding is sent),
-// filters.go, scores.go, affinity.go and spread.go (the placement rules),
-// algorithm.go (filter, sample, score, pick), preempt.go (choosing victims),
-// scheduler.go (the loop, informers and the API-server Planner).
+// Files: types.go and nodeinfo.go (what a pod asks for, what a node holds),
+// queue.go (priority, backoff and unschedulable pods), cache.go (nodes and the
+// pods on them, with pods assumed as soon as their binding is sent), filters.go,
+// scores.go, affinity.go and spread.go (the placement rules), algorithm.go
+// (filter a sample of the nodes, score, pick), preempt.go (choosing victims),
+// scheduler.go (the loop and the Planner interface), planner.go (the Planner
+// that talks to the API server), run.go (informers and leader election in
+// `tug server`), metrics.go.
 package scheduler
