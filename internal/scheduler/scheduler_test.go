@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 )
 
@@ -342,5 +343,68 @@ func TestHarnessManyNodesSampling(t *testing.T) {
 		if c > 3 {
 			t.Fatalf("%s got %d pods; placements should stay even", n, c)
 		}
+	}
+}
+
+func TestHarnessPreemptorWaitsForTerminatingVictims(t *testing.T) {
+	h := newHarness(t, []*corev1.Node{node("a", 1000, 1024)}, pod("low", 1000, 0, on("a"), priority(1)))
+	h.add(pod("vip", 1000, 0, priority(100)))
+	h.run()
+	if len(h.rec.preempted) != 1 {
+		t.Fatalf("preemptions = %+v", h.rec.preempted)
+	}
+	// The API server marks the victim terminating and records the nomination.
+	old := h.pods["low"]
+	term := old.DeepCopy()
+	now := metav1.Now()
+	term.DeletionTimestamp = &now
+	term.ResourceVersion = "7"
+	h.pods["low"] = term
+	h.s.podUpdated(old, term)
+	vip := h.pods["vip"]
+	nominated := vip.DeepCopy()
+	nominated.Status.NominatedNodeName = "a"
+	h.pods["vip"] = nominated
+	h.s.podUpdated(vip, nominated)
+	h.s.Queue.MoveAll()
+	h.settle()
+	if len(h.rec.preempted) != 1 {
+		t.Fatalf("a second preemption while the victim terminates: %+v", h.rec.preempted)
+	}
+	want := "0/1 nodes are available: 1 Insufficient cpu. preemption: not eligible due to a terminating pod on the nominated node."
+	if got := h.message("vip"); got != want {
+		t.Fatalf("message = %q\nwant      %q", got, want)
+	}
+	h.deletePod("low")
+	h.settle()
+	if h.boundTo("vip") != "a" {
+		t.Fatal("vip not bound once its victim was gone")
+	}
+}
+
+func TestHarnessSpreadAcrossZonesWithDoNotSchedule(t *testing.T) {
+	web := map[string]string{"app": "web"}
+	nodes := []*corev1.Node{
+		node("a1", 8000, 8192, withLabels(labelZone, "a")), node("a2", 8000, 8192, withLabels(labelZone, "a")),
+		node("b1", 8000, 8192, withLabels(labelZone, "b")),
+	}
+	h := newHarness(t, nodes)
+	for i := 0; i < 6; i++ {
+		h.add(pod(fmt.Sprintf("w%d", i), 100, 0, podLabels("app", "web"), spread(labelZone, 1, corev1.DoNotSchedule, web)))
+		h.run()
+	}
+	zones := map[string]int{}
+	for i := 0; i < 6; i++ {
+		switch h.boundTo(fmt.Sprintf("w%d", i)) {
+		case "a1", "a2":
+			zones["a"]++
+		case "b1":
+			zones["b"]++
+		default:
+			t.Fatalf("w%d not bound", i)
+		}
+	}
+	if zones["a"] != 3 || zones["b"] != 3 {
+		t.Fatalf("zones = %v, want 3 and 3", zones)
 	}
 }
