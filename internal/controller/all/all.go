@@ -5,6 +5,7 @@ package all
 import (
 	_ "tug/internal/controller"                  // the manager itself
 	_ "tug/internal/controller/certificates"     // CSR approval and signing
+	_ "tug/internal/controller/cronjob"          // CronJobs: jobs on a schedule
 	_ "tug/internal/controller/daemonset"        // DaemonSets: one pod per fitting node
 	_ "tug/internal/controller/deployment"       // Deployment rollouts
 	_ "tug/internal/controller/disruption"       // PodDisruptionBudget status
