@@ -44,6 +44,14 @@ func init() {
 				// priority and preemptionPolicy come from the priority admission.
 				p := obj.(*corev1.Pod)
 				p.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: podQOS(&p.Spec)}
+				if len(p.Spec.SchedulingGates) > 0 {
+					// The scheduler leaves gated pods alone; the condition tells
+					// users why the pod waits (STATUS SchedulingGated).
+					p.Status.Conditions = []corev1.PodCondition{{
+						Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: corev1.PodReasonSchedulingGated,
+						Message: "Scheduling is blocked due to non-empty scheduling gates", LastTransitionTime: metav1.Now(),
+					}}
+				}
 			},
 			PrepareForUpdate: func(_ context.Context, obj, old runtime.Object) {
 				n, o := obj.(*corev1.Pod), old.(*corev1.Pod)

@@ -308,6 +308,24 @@ preemptionPolicy: Never
 		}
 	})
 
+	t.Run("SchedulingGates", func(t *testing.T) {
+		ns := namespace(t, s)
+		hollowNodes(t, s, ns, "gate", 1, "2")
+		createIn(t, s, ns, schedPod("gated", "100m", "  schedulingGates:\n  - name: example.com/wait"))
+		out := k(t, s, "-n", ns, "get", "pod", "gated")
+		if !strings.Contains(out, "SchedulingGated") {
+			t.Fatalf("kubectl get pod:\n%s", out)
+		}
+		time.Sleep(time.Second)
+		if n := nodeOf(t, s, ns, "gated"); n != "" {
+			t.Fatalf("gated pod bound to %s", n)
+		}
+		k(t, s, "-n", ns, "patch", "pod", "gated", "--type=json", "-p", `[{"op":"remove","path":"/spec/schedulingGates"}]`)
+		if n := waitBound(t, s, ns, "gated"); n != "gate-0" {
+			t.Fatalf("bound to %s", n)
+		}
+	})
+
 	t.Run("OtherSchedulerNameIsLeftAlone", func(t *testing.T) {
 		ns := namespace(t, s)
 		hollowNodes(t, s, ns, "other", 1, "2")
