@@ -145,6 +145,19 @@ func (h *harness) actions() []string {
 		}
 		out = append(out, s)
 	}
+	// Deletes run concurrently: their order is not part of the behaviour.
+	var dels []string
+	var idx []int
+	for i, s := range out {
+		if strings.HasPrefix(s, "delete ") {
+			dels = append(dels, s)
+			idx = append(idx, i)
+		}
+	}
+	sort.Strings(dels)
+	for j, i := range idx {
+		out[i] = dels[j]
+	}
 	return out
 }
 
