@@ -123,7 +123,9 @@ func HollowNames(prefix string, n int) []string {
 func HollowDir(dataDir, node string) string { return filepath.Join(dataDir, "hollow", node) }
 
 // SilenceFile is the file that, while it exists, silences a hollow node.
-func SilenceFile(dataDir, node string) string { return filepath.Join(HollowDir(dataDir, node), "silence") }
+func SilenceFile(dataDir, node string) string {
+	return filepath.Join(HollowDir(dataDir, node), "silence")
+}
 
 func runHollow(ctx context.Context, cfg Config, token join.Token) error {
 	prefix := cfg.NamePrefix

@@ -481,8 +481,22 @@ spec:
       tolerations: [{operator: Exists}]
       containers: [{name: c, image: busybox:1.36}]
 `)
-		dsUID := k(t, s, "-n", ns, "get", "ds", "agent", "-o", "jsonpath={.metadata.uid}")
-		createIn(t, s, ns, fmt.Sprintf(`apiVersion: v1
+		// The DaemonSet controller puts a pod on the node; without one, the test
+		// makes that pod itself.
+		dsPod := ""
+		dsDeadline := time.Now().Add(15 * time.Second)
+		for dsPod == "" && time.Now().Before(dsDeadline) {
+			out := k(t, s, "-n", ns, "get", "pods", "-l", "app=ds", "--field-selector", "spec.nodeName="+target, "-o", "jsonpath={.items[*].metadata.name}")
+			if f := strings.Fields(out); len(f) > 0 {
+				dsPod = f[0]
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if dsPod == "" {
+			dsUID := k(t, s, "-n", ns, "get", "ds", "agent", "-o", "jsonpath={.metadata.uid}")
+			dsPod = "ds-on-target"
+			createIn(t, s, ns, fmt.Sprintf(`apiVersion: v1
 kind: Pod
 metadata:
   name: ds-on-target
@@ -493,6 +507,7 @@ spec:
   tolerations: [{operator: Exists}]
   containers: [{name: c, image: busybox:1.36}]
 `, dsUID, target))
+		}
 
 		// A budget that allows no disruption blocks the drain. Its status is what
 		// the disruption controller would compute (3 healthy, 3 needed), written
@@ -528,11 +543,11 @@ spec:
 		if err != nil || !strings.Contains(out, "evicted") || !strings.Contains(out+errOut, "drained") {
 			t.Fatalf("drain: %v\n%s%s", err, out, errOut)
 		}
-		if !strings.Contains(out+errOut, "ignoring DaemonSet-managed Pods") || !strings.Contains(out+errOut, "ds-on-target") {
-			t.Fatalf("drain did not say it left the DaemonSet pod:\n%s%s", out, errOut)
+		if !strings.Contains(out+errOut, "ignoring DaemonSet-managed Pods") || !strings.Contains(out+errOut, dsPod) {
+			t.Fatalf("drain did not say it left the DaemonSet pod %s:\n%s%s", dsPod, out, errOut)
 		}
-		if _, _, err := s.Kubectl("-n", ns, "get", "pod", "ds-on-target"); err != nil {
-			t.Fatal("the DaemonSet pod was evicted")
+		if _, _, err := s.Kubectl("-n", ns, "get", "pod", dsPod); err != nil {
+			t.Fatalf("the DaemonSet pod %s was evicted", dsPod)
 		}
 		after := waitRunning(3)
 		if after[target] != "" {
