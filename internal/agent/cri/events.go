@@ -162,6 +162,13 @@ func decodeEnvelope(b []byte) (Event, bool) {
 	if id == "" || strings.ContainsAny(id, "/ ") {
 		return Event{}, false
 	}
+	// A task exit names the process too (field 2): an exec'd process (a probe,
+	// a hook) ending is not the container ending.
+	if kind == EventExited {
+		if proc := stringField(payload, 2); proc != "" && proc != id {
+			return Event{}, false
+		}
+	}
 	return Event{ContainerID: id, Kind: kind}, true
 }
 

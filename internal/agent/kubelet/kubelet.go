@@ -418,7 +418,7 @@ func (k *Kubelet) exitPending(id string) bool {
 	if !ok {
 		return false
 	}
-	if k.clock.Since(t) > 2*time.Second {
+	if k.clock.Since(t) > 500*time.Millisecond {
 		delete(k.exitSeen, id)
 		return false
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -242,6 +243,7 @@ func (m *probeManager) loop(pod *corev1.Pod, c *corev1.Container, w *probeWorker
 		done := w.key.kind == probeStartup && w.result
 		m.mu.Unlock()
 		if flipped {
+			slog.Debug("probe result changed", "pod", podKey(pod), "container", c.Name, "probe", w.key.kind, "success", ok)
 			k.wakePod(pod.UID)
 		}
 		if done {

@@ -116,7 +116,7 @@ func (w *podWorker) sync(ctx context.Context) (time.Duration, bool) {
 	for _, c := range rs.containers {
 		if c.State == runtimeRunning && k.exitPending(c.ID) {
 			// The exit event outran the runtime's own bookkeeping.
-			return 10 * time.Millisecond, false
+			return 20 * time.Millisecond, false
 		}
 		if c.State == runtimeapi.ContainerState_CONTAINER_EXITED {
 			k.clearExit(c.ID)
