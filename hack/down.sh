@@ -7,7 +7,7 @@ if [ -f "$DATA/server.pid" ]; then
 	if kill -0 "$pid" 2>/dev/null; then
 		kill "$pid"
 		i=0
-		while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+		while kill -0 "$pid" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 		kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
 		echo "tug stopped"
 	fi
