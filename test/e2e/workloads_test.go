@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 )
 
 const deployV1 = `apiVersion: apps/v1
@@ -194,21 +195,34 @@ func TestStatusAndSpecAreWrittenSeparately(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	k(t, s, "-n", ns, "create", "deployment", "sep", "--image=nginx")
-	d, err := cs.AppsV1().Deployments(ns).Get(ctx, "sep", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Status written through the main resource is ignored.
-	d.Status.Replicas = 42
-	d, err = cs.AppsV1().Deployments(ns).Update(ctx, d, metav1.UpdateOptions{})
+	// The deployment controller writes the object too: start again on conflicts.
+	var d *appsv1.Deployment
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := cs.AppsV1().Deployments(ns).Get(ctx, "sep", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		// Status written through the main resource is ignored.
+		cur.Status.Replicas = 42
+		d, err = cs.AppsV1().Deployments(ns).Update(ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil || d.Status.Replicas == 42 {
 		t.Fatalf("main update changed status: %v %d", err, d.Status.Replicas)
 	}
 	// Spec written through /status is ignored; status is kept.
-	gen := d.Generation
-	d.Status.Replicas = 7
-	d.Spec.Replicas = ptr(int32(9))
-	d, err = cs.AppsV1().Deployments(ns).UpdateStatus(ctx, d, metav1.UpdateOptions{})
+	var gen int64
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := cs.AppsV1().Deployments(ns).Get(ctx, "sep", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		gen = cur.Generation
+		cur.Status.Replicas = 7
+		cur.Spec.Replicas = ptr(int32(9))
+		d, err = cs.AppsV1().Deployments(ns).UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil || d.Status.Replicas != 7 || *d.Spec.Replicas == 9 || d.Generation != gen {
 		t.Fatalf("status update: %v status=%d spec=%d gen=%d->%d", err, d.Status.Replicas, *d.Spec.Replicas, gen, d.Generation)
 	}
@@ -247,11 +261,24 @@ func TestFinalizersAndGracefulDelete(t *testing.T) {
 		return nil
 	})
 	// Foreground and orphan deletion leave their finalizers for the garbage collector.
+	// A dependent that blocks its owner and holds a finalizer of its own keeps the
+	// owner waiting, so that the garbage collector cannot finish before the look.
 	k(t, s, "-n", ns, "create", "deployment", "fg", "--image=nginx")
+	fgUID := k(t, s, "-n", ns, "get", "deployment", "fg", "-o", "jsonpath={.metadata.uid}")
+	_, err = cs.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
+		Name: "fg-dependent", Finalizers: []string{"example.com/hold"},
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "fg", UID: types.UID(fgUID), BlockOwnerDeletion: ptr(true)}},
+	}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	k(t, s, "-n", ns, "delete", "deployment", "fg", "--cascade=foreground", "--wait=false")
 	fin := k(t, s, "-n", ns, "get", "deployment", "fg", "-o", "jsonpath={.metadata.finalizers}")
 	if !strings.Contains(fin, "foregroundDeletion") {
 		t.Fatalf("foreground delete finalizers: %s", fin)
+	}
+	if _, err := cs.CoreV1().ConfigMaps(ns).Patch(ctx, "fg-dependent", types.JSONPatchType, []byte(`[{"op":"remove","path":"/metadata/finalizers"}]`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
 	}
 	// Preconditions: a stale UID is a conflict.
 	k(t, s, "-n", ns, "create", "configmap", "pre")
