@@ -76,6 +76,8 @@ type Controller struct {
 	health map[string]*health
 	// missing remembers when a pod's node was first found gone.
 	missing map[string]time.Time
+	// noCIDR holds the nodes told that no pod CIDR is left.
+	noCIDR map[string]bool
 }
 
 // health is what the controller last saw of a node's signs of life.
@@ -122,6 +124,7 @@ func New(c *controller.Context) (*Controller, error) {
 		podQueue:   loop.New("nodelifecycle-pods", c.Clock),
 		health:     map[string]*health{},
 		missing:    map[string]time.Time{},
+		noCIDR:     map[string]bool{},
 	}
 	if _, err := nodeInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o interface{}) { nc.nodeChanged(nil, o.(*corev1.Node)) },
@@ -316,6 +319,7 @@ func (nc *Controller) nodeDeleted(obj interface{}) {
 	nc.cidrs.Release(n.Name)
 	nc.mu.Lock()
 	delete(nc.health, n.Name)
+	delete(nc.noCIDR, n.Name)
 	nc.mu.Unlock()
 	nc.enqueuePodsOf(n.Name)
 }
@@ -389,7 +393,16 @@ func (nc *Controller) assignCIDR(ctx context.Context, n *corev1.Node) error {
 	<-nc.cidrsReady
 	cidr, err := nc.cidrs.Allocate(n.Name)
 	if errors.Is(err, errCIDRsExhausted) {
-		nc.recorder.Eventf(n, corev1.EventTypeNormal, "CIDRNotAvailable", "Node %s: no pod CIDR is left in the cluster CIDR %s", n.Name, nc.cidrs.cluster)
+		// Said once per node: the node is updated often and nothing changes until
+		// another node goes away.
+		nc.mu.Lock()
+		told := nc.noCIDR[n.Name]
+		nc.noCIDR[n.Name] = true
+		nc.mu.Unlock()
+		if !told {
+			nc.recorder.Eventf(n, corev1.EventTypeNormal, "CIDRNotAvailable", "Node %s: no pod CIDR is left in the cluster CIDR %s", n.Name, nc.cidrs.cluster)
+			slog.Warn("no pod CIDR left for node; give the server a larger --cluster-cidr", "node", n.Name, "cluster-cidr", nc.cidrs.cluster)
+		}
 		return nil
 	}
 	if err != nil {

@@ -3,6 +3,7 @@ package nodelifecycle
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -240,6 +241,16 @@ func (f *fixture) drain() {
 	f.nc.podQueue.Drain(f.ctx, f.nc.syncPod, 1000)
 }
 
+// drainUntil runs the queues until cond holds: informer handlers queue keys
+// asynchronously, after the caches already show a change.
+func (f *fixture) drainUntil(what string, cond func() bool) {
+	f.t.Helper()
+	f.settle(what, func() bool {
+		f.drain()
+		return cond()
+	})
+}
+
 func (f *fixture) node(name string) *corev1.Node {
 	n, err := f.client.CoreV1().Nodes().Get(f.ctx, name, metav1.GetOptions{})
 	if err != nil {
@@ -298,7 +309,7 @@ func TestSilentNodeLifecycle(t *testing.T) {
 		podOn("short", "n1", unreachTol(ptr(int64(10)))),
 		podOn("elsewhere", "n2"),
 	)
-	f.drain()
+	f.drainUntil("pod CIDRs", func() bool { return f.node("n1").Spec.PodCIDR != "" && f.node("n2").Spec.PodCIDR != "" })
 
 	// Every node gets its own /24.
 	c1, c2 := f.node("n1").Spec.PodCIDR, f.node("n2").Spec.PodCIDR
@@ -331,9 +342,7 @@ func TestSilentNodeLifecycle(t *testing.T) {
 	// The taints follow; untolerated pods go at once, with grace 0 (the node
 	// cannot confirm); the others lose readiness.
 	f.listerNode("n1", func(n *corev1.Node) bool { return readyStatus(n) == corev1.ConditionUnknown })
-	f.drain()
-	f.listerNode("n1", func(n *corev1.Node) bool { return len(n.Spec.Taints) == 2 })
-	f.drain()
+	f.drainUntil("eviction of the untolerating pod", func() bool { return !f.podExists("no-tol") })
 	if got := fmt.Sprint(taintKeys(f.node("n1").Spec.Taints)); got != "[node.kubernetes.io/unreachable:NoSchedule node.kubernetes.io/unreachable:NoExecute]" {
 		t.Fatalf("n1 taints = %s", got)
 	}
@@ -383,10 +392,7 @@ func TestSilentNodeLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.listerNode("n1", func(n *corev1.Node) bool { return readyStatus(n) == corev1.ConditionTrue })
-	f.drain()
-	if ts := f.node("n1").Spec.Taints; len(ts) != 0 {
-		t.Fatalf("taints kept after recovery: %v", taintKeys(ts))
-	}
+	f.drainUntil("taints removed after recovery", func() bool { return len(f.node("n1").Spec.Taints) == 0 })
 	f.nc.checkHealth(f.ctx)
 	if readyStatus(f.node("n1")) != corev1.ConditionTrue {
 		t.Fatal("recovered node marked again")
@@ -397,12 +403,7 @@ func TestNotReadyNodeEvictsGracefully(t *testing.T) {
 	n := readyNode("n1", t0)
 	n.Status.Conditions[0].Status = corev1.ConditionFalse
 	f := newFixture(t, 40*time.Second, n, leaseFor("n1", t0), podOn("p", "n1"))
-	f.drain()
-	f.listerNode("n1", func(n *corev1.Node) bool { return len(n.Spec.Taints) == 2 })
-	f.drain()
-	if f.podExists("p") {
-		t.Fatal("pod not evicted from not-ready node")
-	}
+	f.drainUntil("eviction from the not-ready node", func() bool { return !f.podExists("p") })
 	if g := graceDeletes(f.client)["p"]; g != nil {
 		t.Fatalf("a node that still answers gets the pod's own grace period, got %d", *g)
 	}
@@ -432,7 +433,7 @@ func TestCIDRsSurviveRestart(t *testing.T) {
 	a.Spec.PodCIDR, a.Spec.PodCIDRs = "10.244.0.0/24", []string{"10.244.0.0/24"}
 	b.Spec.PodCIDR, b.Spec.PodCIDRs = "10.244.1.0/24", []string{"10.244.1.0/24"}
 	f := newFixture(t, 40*time.Second, a, b, readyNode("c", t0))
-	f.drain()
+	f.drainUntil("pod CIDR for c", func() bool { return f.node("c").Spec.PodCIDR != "" })
 	if got := f.node("c").Spec.PodCIDR; got != "10.244.2.0/24" {
 		t.Fatalf("new node after restart got %q", got)
 	}
@@ -441,7 +442,7 @@ func TestCIDRsSurviveRestart(t *testing.T) {
 func TestNeverReportedNode(t *testing.T) {
 	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", CreationTimestamp: metav1.NewTime(t0)}}
 	f := newFixture(t, 40*time.Second, n)
-	f.drain()
+	f.drainUntil("taints", func() bool { return len(f.node("n1").Spec.Taints) > 0 })
 	if got := fmt.Sprint(taintKeys(f.node("n1").Spec.Taints)); got != "[node.kubernetes.io/not-ready:NoSchedule]" {
 		t.Fatalf("fresh node taints = %s", got)
 	}
@@ -464,5 +465,62 @@ func TestOrphanedPod(t *testing.T) {
 	f.drain()
 	if f.podExists("p") {
 		t.Fatal("pod of a deleted node is never removed")
+	}
+}
+
+func TestCIDRExhaustion(t *testing.T) {
+	client := fake.NewSimpleClientset(readyNode("a", t0), readyNode("b", t0), readyNode("c", t0))
+	rec := record.NewFakeRecorder(100)
+	c := controller.NewTestContext(client, clocktesting.NewFakeClock(t0), controller.Options{ClusterCIDR: "10.9.0.0/23"}, rec)
+	nc, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c.Informers.Start(ctx.Done())
+	c.Informers.WaitForCacheSync(ctx.Done())
+	nc.loadCIDRs()
+	f := &fixture{t: t, client: client, nc: nc, ctx: ctx}
+	f.drainUntil("two ranges given", func() bool {
+		given := 0
+		for _, n := range []string{"a", "b", "c"} {
+			if f.node(n).Spec.PodCIDR != "" {
+				given++
+			}
+		}
+		return given == 2
+	})
+	var without string
+	for _, n := range []string{"a", "b", "c"} {
+		if f.node(n).Spec.PodCIDR == "" {
+			without = n
+		}
+	}
+	if without == "" {
+		t.Fatal("three nodes got ranges from a /23")
+	}
+	// Asked again (the node is updated often), it is told only once.
+	nc.nodeQueue.Add(without)
+	f.drain()
+	notAvailable := 0
+	for len(rec.Events) > 0 {
+		if e := <-rec.Events; strings.Contains(e, "CIDRNotAvailable") {
+			notAvailable++
+		}
+	}
+	if notAvailable != 1 {
+		t.Fatalf("%d CIDRNotAvailable events, want 1", notAvailable)
+	}
+	// A node goes away; the waiting node gets its range.
+	other := map[string]string{"a": "b", "b": "a", "c": "a"}[without]
+	if err := client.CoreV1().Nodes().Delete(ctx, other, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.settle("node deletion seen", func() bool { _, err := nc.nodes.Get(other); return err != nil })
+	nc.nodeQueue.Add(without)
+	f.drain()
+	if f.node(without).Spec.PodCIDR == "" {
+		t.Fatal("released range not given to the waiting node")
 	}
 }
