@@ -416,6 +416,7 @@ func TestTerminatingPodOnUnreachableNode(t *testing.T) {
 	del := metav1.NewTime(t0.Add(30 * time.Second))
 	p.DeletionTimestamp = &del
 	f := newFixture(t, 40*time.Second, n, leaseFor("n1", t0), p)
+	f.settle("pod queued", func() bool { return f.nc.podQueue.Len() > 0 })
 	f.drain()
 	if !f.podExists("p") {
 		t.Fatal("removed before its grace period ended")
@@ -456,7 +457,12 @@ func TestNeverReportedNode(t *testing.T) {
 
 func TestOrphanedPod(t *testing.T) {
 	f := newFixture(t, 40*time.Second, podOn("p", "gone"))
-	f.drain()
+	f.drainUntil("missing node noticed", func() bool {
+		f.nc.mu.Lock()
+		defer f.nc.mu.Unlock()
+		_, ok := f.nc.missing["ns/p"]
+		return ok
+	})
 	if !f.podExists("p") {
 		t.Fatal("orphan removed without waiting")
 	}
