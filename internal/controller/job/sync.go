@@ -43,6 +43,14 @@ type syncer struct {
 	// failJob is set when a pod matched a FailJob rule of the pod failure policy.
 	failJob string
 	requeue time.Duration
+	// events about the job's state wait until the state is written.
+	events []event
+}
+
+type event struct{ kind, reason, message string }
+
+func (s *syncer) eventAfterWrite(kind, reason, message string) {
+	s.events = append(s.events, event{kind, reason, message})
 }
 
 func (s *syncer) after(d time.Duration) {
@@ -113,6 +121,10 @@ func (s *syncer) writeStatus(ctx context.Context, st batchv1.JobStatus) error {
 		return fmt.Errorf("job %s: update status: %w", s.key, err)
 	}
 	s.job = updated
+	for _, e := range s.events {
+		s.c.recorder.Event(updated, e.kind, e.reason, e.message)
+	}
+	s.events = nil
 	return nil
 }
 
@@ -343,13 +355,13 @@ func (s *syncer) manage(ctx context.Context) error {
 		toDelete = active
 		s.markQuiet(active)
 		if setCondition(&st, batchv1.JobSuspended, corev1.ConditionTrue, "JobSuspended", "Job suspended", s.now) {
-			s.c.recorder.Event(job, corev1.EventTypeNormal, "Suspended", "Job suspended")
+			s.eventAfterWrite(corev1.EventTypeNormal, "Suspended", "Job suspended")
 		}
 		st.StartTime = nil
 	default:
 		if c := condition(job, batchv1.JobSuspended); c != nil {
 			setCondition(&st, batchv1.JobSuspended, corev1.ConditionFalse, "JobResumed", "Job resumed", s.now)
-			s.c.recorder.Event(job, corev1.EventTypeNormal, "Resumed", "Job resumed")
+			s.eventAfterWrite(corev1.EventTypeNormal, "Resumed", "Job resumed")
 			st.StartTime = nil
 		}
 		if st.StartTime == nil {
@@ -435,16 +447,15 @@ func successReached(job *batchv1.Job, succeeded int, completed indexSet, active 
 
 // finish turns the interim condition into the terminal one.
 func (s *syncer) finish(st *batchv1.JobStatus, target *batchv1.JobCondition) {
-	job := s.job
 	if target.Type == batchv1.JobSuccessCriteriaMet {
 		setCondition(st, batchv1.JobComplete, corev1.ConditionTrue, target.Reason, target.Message, s.now)
 		t := metav1.NewTime(s.now)
 		st.CompletionTime = &t
-		s.c.recorder.Event(job, corev1.EventTypeNormal, "Completed", "Job completed")
+		s.eventAfterWrite(corev1.EventTypeNormal, "Completed", "Job completed")
 		return
 	}
 	setCondition(st, batchv1.JobFailed, corev1.ConditionTrue, target.Reason, target.Message, s.now)
-	s.c.recorder.Event(job, corev1.EventTypeWarning, target.Reason, target.Message)
+	s.eventAfterWrite(corev1.EventTypeWarning, target.Reason, target.Message)
 }
 
 func (s *syncer) markQuiet(pods []*corev1.Pod) {
