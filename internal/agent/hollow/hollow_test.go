@@ -270,14 +270,23 @@ func TestRunner(t *testing.T) {
 		b, _ := pods.Get(ctx, "bad", metav1.GetOptions{})
 		return a.Status.Phase == corev1.PodRunning && b.Status.Phase == corev1.PodRunning
 	})
-	// Let the workers queue their timers before the clock moves.
-	waitFor(t, "lifetime timers", func() bool { return clk.HasWaiters() })
-	time.Sleep(50 * time.Millisecond)
-	clk.Step(5 * time.Second)
+	// The clock moves a second at a time until they end (their timers may be
+	// set a moment after the status is visible).
+	stepped := time.Now()
 	waitFor(t, "job pods ended", func() bool {
 		a, _ := pods.Get(ctx, "job", metav1.GetOptions{})
 		b, _ := pods.Get(ctx, "bad", metav1.GetOptions{})
-		return a.Status.Phase == corev1.PodSucceeded && b.Status.Phase == corev1.PodFailed
+		if a.Status.Phase == corev1.PodSucceeded && b.Status.Phase == corev1.PodFailed {
+			return true
+		}
+		if (a.Status.Phase == corev1.PodSucceeded || b.Status.Phase == corev1.PodFailed) && clk.Since(t0) < 5*time.Second {
+			t.Fatal("a pod ended before its lifetime")
+		}
+		if time.Since(stepped) > 50*time.Millisecond {
+			clk.Step(time.Second)
+			stepped = time.Now()
+		}
+		return false
 	})
 
 	// A pod being deleted is removed at once (grace 0).
