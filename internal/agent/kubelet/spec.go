@@ -256,6 +256,9 @@ func (k *Kubelet) containerConfig(pod *corev1.Pod, c *corev1.Container, attempt 
 	if err != nil {
 		return nil, err
 	}
+	if err := os.MkdirAll(dirs.root, 0o750); err != nil {
+		return nil, err
+	}
 	// The pod's hosts file, unless the container brings its own.
 	if !pod.Spec.HostNetwork && !hasMount(c, "/etc/hosts") {
 		if err := os.WriteFile(dirs.hosts(), hostsFile(pod, podIP, k.cfg.ClusterDomain), 0o644); err != nil {
