@@ -228,3 +228,52 @@ func TestCronJobs(t *testing.T) {
 		t.Fatalf("get cronjob: %v", f)
 	}
 }
+
+// TestRestartKeepsWorkloads restarts `tug server` while a Job runs next to a
+// DaemonSet and a StatefulSet: afterwards no daemon or stateful pod was replaced
+// or doubled, and the Job ends with exactly its completions, each pod counted once.
+func TestRestartKeepsWorkloads(t *testing.T) {
+	s := workloadServer(t)
+	ns := namespace(t, s)
+	createIn(t, s, ns, daemonSetYAML, statefulSetYAML,
+		jobYAML("steady", "  completions: 8\n  parallelism: 2", hollowLifetime+`: "3s"`))
+	rolledOut(t, s, ns, "daemonset/logs")
+	kn(t, s, ns, "rollout", "status", "sts/web", "--timeout=120s")
+	uids := func(sel string) string {
+		return kn(t, s, ns, "get", "pods", "-l", sel, "-o", `jsonpath={range .items[*]}{.metadata.name}={.metadata.uid} {end}`)
+	}
+	daemons, stateful := uids("app=logs"), uids("app=web")
+	eventually(t, 60*time.Second, func() error {
+		if n := kn(t, s, ns, "get", "job", "steady", "-o", "jsonpath={.status.succeeded}"); n == "" || n == "0" {
+			return fmt.Errorf("no pod of the job succeeded yet")
+		}
+		return nil
+	})
+	holder := func() string {
+		out, _, _ := s.Kubectl("-n", "kube-system", "get", "lease", "kube-controller-manager", "-o", "jsonpath={.spec.holderIdentity}")
+		return out
+	}
+	before := holder()
+	if err := s.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 90*time.Second, func() error {
+		if h := holder(); h == "" || h == before {
+			return fmt.Errorf("controllers not leading again yet (holder %q)", h)
+		}
+		return nil
+	})
+	kn(t, s, ns, "wait", "--for=condition=complete", "job/steady", "--timeout=120s")
+	if st := kn(t, s, ns, "get", "job", "steady", "-o", `jsonpath={.status.succeeded} {.status.failed}`); strings.TrimSpace(st) != "8" {
+		t.Fatalf("job status %q, want 8 succeeded and no failures", st)
+	}
+	if n := len(lines(kn(t, s, ns, "get", "pods", "-l", "job-name=steady", "-o", "name"))); n != 8 {
+		t.Fatalf("%d job pods, want exactly 8", n)
+	}
+	if now := uids("app=logs"); now != daemons {
+		t.Fatalf("daemon pods changed across the restart: %v -> %v", daemons, now)
+	}
+	if now := uids("app=web"); now != stateful {
+		t.Fatalf("stateful pods changed across the restart: %v -> %v", stateful, now)
+	}
+}
