@@ -165,7 +165,7 @@ spec:
 		t.Fatalf("terminated state %+v", term)
 	}
 	env := readFile(t, filepath.Join(out, "env.txt"), 5*time.Second)
-	// envFrom: valid keys come prefixed (file.txt is not a valid name).
+	// envFrom keys come prefixed.
 	want := fmt.Sprintf("G=hello P=s3cret N=envvol NS=%s IP=%s MEM=64 X=hello-world F=hello PWD=/tmp", ns, p.Status.PodIP)
 	if strings.TrimSpace(env) != want {
 		t.Errorf("env: %q, want %q", strings.TrimSpace(env), want)

@@ -9,7 +9,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // envSources is what a container's environment may refer to.
@@ -113,7 +112,19 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-func validEnvName(n string) bool { return len(validation.IsEnvVarName(n)) == 0 }
+// validEnvName accepts what a 1.32 cluster accepts as a variable name: any
+// printable ASCII but '=' (earlier releases wanted C-like identifiers).
+func validEnvName(n string) bool {
+	if n == "" {
+		return false
+	}
+	for _, r := range n {
+		if r < ' ' || r > '~' || r == '=' {
+			return false
+		}
+	}
+	return true
+}
 
 func envValueFrom(pod *corev1.Pod, c *corev1.Container, from *corev1.EnvVarSource, src envSources) (string, error) {
 	switch {
