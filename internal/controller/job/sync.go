@@ -345,15 +345,11 @@ func (s *syncer) manage(ctx context.Context) error {
 	switch {
 	case target != nil:
 		toDelete = active
-		if target.Type == batchv1.JobSuccessCriteriaMet {
-			s.markQuiet(active)
-		}
 		if len(active) == 0 && len(terminating) == 0 && len(unc.Succeeded) == 0 && len(unc.Failed) == 0 {
 			s.finish(&st, target)
 		}
 	case suspended(job):
 		toDelete = active
-		s.markQuiet(active)
 		if setCondition(&st, batchv1.JobSuspended, corev1.ConditionTrue, "JobSuspended", "Job suspended", s.now) {
 			s.eventAfterWrite(corev1.EventTypeNormal, "Suspended", "Job suspended")
 		}
@@ -390,6 +386,9 @@ func (s *syncer) manage(ctx context.Context) error {
 	if len(toCreate) > maxCreatesPerSync {
 		toCreate = toCreate[:maxCreatesPerSync]
 	}
+	// Pods this controller stops did not fail (when the job is failing, track
+	// counts them as failed all the same).
+	s.markQuiet(toDelete)
 	created, actErr := s.act(ctx, toCreate, toDelete)
 
 	st.Active = int32(len(active) + created - len(toDelete))
@@ -491,7 +490,6 @@ func (s *syncer) planCounted(active, terminating []*corev1.Pod, succeeded, compl
 		extra := append([]*corev1.Pod(nil), active...)
 		podutil.SortForDeletion(extra)
 		del = extra[:min(running-want, len(extra))]
-		s.markQuiet(del)
 	case running < want:
 		for i := 0; i < want-running; i++ {
 			create = append(create, -1)
@@ -546,7 +544,6 @@ func (s *syncer) planIndexed(active, terminating []*corev1.Pod, completed indexS
 			}
 		}
 	}
-	s.markQuiet(del)
 	return create, del
 }
 
