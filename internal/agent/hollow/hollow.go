@@ -388,8 +388,10 @@ func (r *Runner) heartbeat(ctx context.Context, n *node) {
 			return
 		case <-t.C():
 		}
-		r.beat(ctx, n)
+		// The next beat is due an interval after this one started, however long
+		// this one takes.
 		t.Reset(r.cfg.HeartbeatInterval)
+		r.beat(ctx, n)
 	}
 }
 
