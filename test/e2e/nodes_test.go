@@ -2,6 +2,13 @@ package e2e
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"os/exec"
@@ -559,4 +566,76 @@ spec:
 			t.Fatalf("uncordon: %s", out)
 		}
 	})
+}
+
+// TestUserCertificateSigned: a client certificate request for a user stays
+// Pending until a person approves it, then the cluster CA signs it and the
+// certificate works as that user.
+func TestUserCertificateSigned(t *testing.T) {
+	s := shared
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "jane", Organization: []string{"devs"}}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("jane-%d", time.Now().UnixNano()%100000)
+	req := base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+	createIn(t, s, "default", fmt.Sprintf(`apiVersion: certificates.k8s.io/v1
+kind: CertificateSigningRequest
+metadata: {name: %s}
+spec:
+  request: %s
+  signerName: kubernetes.io/kube-apiserver-client
+  expirationSeconds: 3600
+  usages: [client auth, digital signature]
+`, name, req))
+	t.Cleanup(func() { _, _, _ = s.Kubectl("delete", "csr", name) })
+	time.Sleep(time.Second)
+	if out := k(t, s, "get", "csr", name, "--no-headers"); !strings.Contains(out, "Pending") {
+		t.Fatalf("a user certificate request was decided without a person: %s", out)
+	}
+	k(t, s, "certificate", "approve", name)
+	var certPEM []byte
+	eventually(t, 30*time.Second, func() error {
+		b64 := k(t, s, "get", "csr", name, "-o", "jsonpath={.status.certificate}")
+		if b64 == "" {
+			return fmt.Errorf("not issued yet: %s", k(t, s, "get", "csr", name, "--no-headers"))
+		}
+		certPEM, err = base64.StdEncoding.DecodeString(b64)
+		return err
+	})
+	if out := k(t, s, "get", "csr", name, "--no-headers"); !strings.Contains(out, "Approved,Issued") {
+		t.Fatalf("csr: %s", out)
+	}
+	block, _ := pem.Decode(certPEM)
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cert.Subject.CommonName != "jane" || cert.NotAfter.Sub(cert.NotBefore) > 2*time.Hour+time.Minute {
+		t.Fatalf("issued certificate: CN %q, valid %s", cert.Subject.CommonName, cert.NotAfter.Sub(cert.NotBefore))
+	}
+	// The certificate speaks as jane.
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "jane.crt"), filepath.Join(dir, "jane.key")
+	os.WriteFile(certFile, certPEM, 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+	kc := filepath.Join(dir, "kubeconfig")
+	kcText := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: %s, certificate-authority: %s}}]
+users: [{name: jane, user: {client-certificate: %s, client-key: %s}}]
+contexts: [{name: c, context: {cluster: c, user: jane}}]
+current-context: c
+`, s.URL, filepath.Join(s.Dir, "data", "pki", "ca.crt"), certFile, keyFile)
+	if err := os.WriteFile(kc, []byte(kcText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if who, err := kubectlAs(s, kc, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"); err != nil || who != "jane" {
+		t.Fatalf("the signed certificate speaks as %q (%v)", who, err)
+	}
 }
