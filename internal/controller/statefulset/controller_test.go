@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/record"
@@ -39,6 +40,14 @@ type harness struct {
 func newHarness(t *testing.T, objs ...runtime.Object) *harness {
 	t.Helper()
 	cs := fake.NewSimpleClientset(objs...)
+	// The fake API gives no UIDs; the server would.
+	cs.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		p := a.(k8stesting.CreateAction).GetObject().(*corev1.Pod)
+		if p.UID == "" {
+			p.UID = types.UID("uid-" + p.Name)
+		}
+		return false, nil, nil
+	})
 	clk := clocktesting.NewFakeClock(t0)
 	rec := record.NewFakeRecorder(1000)
 	cctx := controller.NewTestContext(cs, clk, controller.Options{}, rec)
@@ -411,6 +420,45 @@ func TestClaimsPerPod(t *testing.T) {
 	claim, _ = h.cs.CoreV1().PersistentVolumeClaims("ns").Get(h.ctx, "www-web-1", metav1.GetOptions{})
 	if len(claim.OwnerReferences) != 0 {
 		t.Fatalf("claim owners after Retain: %+v", claim.OwnerReferences)
+	}
+}
+
+// With whenScaled: Delete the claims of a pod scaled away get the pod as owner before
+// it goes, so that the garbage collector removes them after it.
+func TestClaimsFollowScaledAwayPods(t *testing.T) {
+	set := newSet(2, appsv1.ParallelPodManagement)
+	set.Spec.VolumeClaimTemplates = []corev1.PersistentVolumeClaim{{
+		ObjectMeta: metav1.ObjectMeta{Name: "data"},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+		},
+	}}
+	set.Spec.PersistentVolumeClaimRetentionPolicy = &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
+		WhenDeleted: appsv1.RetainPersistentVolumeClaimRetentionPolicyType, WhenScaled: appsv1.DeletePersistentVolumeClaimRetentionPolicyType,
+	}
+	h := newHarness(t, set)
+	h.sync()
+	h.ready("web-0", "web-1")
+	h.updateSet(func(s *appsv1.StatefulSet) { one := int32(1); s.Spec.Replicas = &one })
+	got := h.sync()
+	if !equalStrings(got[:2], []string{"update persistentvolumeclaims data-web-1", "delete pods web-1"}) {
+		t.Fatalf("writes %v, want the claim handed to the pod before the pod is deleted", got)
+	}
+	for name, want := range map[string]string{"data-web-0": "", "data-web-1": "uid-web-1"} {
+		c, err := h.cs.CoreV1().PersistentVolumeClaims("ns").Get(h.ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		owner := ""
+		for _, r := range c.OwnerReferences {
+			if r.Kind == "Pod" {
+				owner = string(r.UID)
+			}
+		}
+		if owner != want {
+			t.Fatalf("claim %s owned by pod %q, want %q", name, owner, want)
+		}
 	}
 }
 
