@@ -65,7 +65,8 @@ func (s *cidrSet) indexOf(cidr string) (int, bool) {
 	return int((binary.BigEndian.Uint32(a[:]) - s.base) >> (32 - s.bits)), true
 }
 
-// Occupy records a node's existing range (read back from the node at start).
+// Occupy records the range a node holds (read back from nodes at start, or set
+// by the node itself when it registered).
 func (s *cidrSet) Occupy(node, cidr string) {
 	i, ok := s.indexOf(cidr)
 	if !ok {
@@ -73,6 +74,9 @@ func (s *cidrSet) Occupy(node, cidr string) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if old, had := s.byNode[node]; had && old != i {
+		s.used[old] = false
+	}
 	s.used[i] = true
 	s.byNode[node] = i
 }

@@ -375,6 +375,10 @@ func (nc *Controller) syncNode(ctx context.Context, name string) error {
 		if err := nc.assignCIDR(ctx, n); err != nil {
 			return err
 		}
+	} else {
+		// A node may come with its range (set by its agent): never hand it out again.
+		<-nc.cidrsReady
+		nc.cidrs.Occupy(n.Name, n.Spec.PodCIDR)
 	}
 	taints, changed := reconcileTaints(n.Spec.Taints, wantedTaints(n), nc.clock.Now())
 	if !changed {

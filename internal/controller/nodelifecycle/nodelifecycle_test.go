@@ -530,3 +530,25 @@ func TestCIDRExhaustion(t *testing.T) {
 		t.Fatal("released range not given to the waiting node")
 	}
 }
+
+func TestNodeWithItsOwnRange(t *testing.T) {
+	f := newFixture(t, 40*time.Second)
+	own := readyNode("own", t0)
+	own.Spec.PodCIDR, own.Spec.PodCIDRs = "10.244.0.0/24", []string{"10.244.0.0/24"}
+	if _, err := f.client.CoreV1().Nodes().Create(f.ctx, own, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.drainUntil("own range recorded", func() bool {
+		f.nc.cidrs.mu.Lock()
+		defer f.nc.cidrs.mu.Unlock()
+		_, ok := f.nc.cidrs.byNode["own"]
+		return ok
+	})
+	if _, err := f.client.CoreV1().Nodes().Create(f.ctx, readyNode("next", t0), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.drainUntil("range for next", func() bool { return f.node("next").Spec.PodCIDR != "" })
+	if got := f.node("next").Spec.PodCIDR; got == "10.244.0.0/24" {
+		t.Fatal("a range a node brought along was handed out again")
+	}
+}
