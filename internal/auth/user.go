@@ -18,6 +18,9 @@ const (
 	UserScheduler        = "system:kube-scheduler"
 	UserControllers      = "system:kube-controller-manager"
 	UserAPIServer        = "system:apiserver"
+	// UserAPIServerKubeletClient is the API server's identity towards node
+	// agents (logs, exec, attach, port-forward, node proxy).
+	UserAPIServerKubeletClient = "kube-apiserver-kubelet-client"
 )
 
 // User is an authenticated identity.

@@ -29,6 +29,7 @@ import (
 	"tug/internal/agent/images"
 	"tug/internal/agent/kubelet"
 	"tug/internal/agent/network"
+	"tug/internal/agent/stream"
 )
 
 // Config configures a real node.
@@ -266,6 +267,8 @@ func (r *Runner) Run(ctx context.Context, rc *rest.Config, id agent.NodeIdentity
 	n.Kubelet = kl
 
 	srv := &Server{Node: n, Kubelet: kl, Runtime: rt}
+	srv.GetCertificate = stream.Start(runCtx, srv, stream.Node{Name: id.Name, IP: n.IP, Client: client, CAPEM: rc.TLSClientConfig.CAData,
+		Runtime: stream.CRI(rt), Dial: n.Netns.DialContext, CertDir: filepath.Join(cfg.DataDir, "pki")})
 	l, err := n.Netns.Listen("tcp", net.JoinHostPort(n.IP.String(), fmt.Sprint(cfg.Port)))
 	if err != nil {
 		return fmt.Errorf("node HTTPS port: %w", err)

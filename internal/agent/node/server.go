@@ -32,6 +32,9 @@ type Server struct {
 	Node    *Node
 	Kubelet *kubelet.Kubelet
 	Runtime *cri.Client
+	// GetCertificate, if set, supplies the serving certificate (one signed by
+	// the cluster CA); otherwise the server uses a self-signed one.
+	GetCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 
 	mu    sync.Mutex
 	mux   *http.ServeMux
@@ -79,6 +82,10 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, rc *rest.Config) err
 		ClientCAs:    pool,
 		MinVersion:   tls.VersionTLS12,
 		NextProtos:   []string{"http/1.1"},
+	}
+	if s.GetCertificate != nil {
+		tlsCfg.Certificates = nil
+		tlsCfg.GetCertificate = s.GetCertificate
 	}
 	srv := &http.Server{
 		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }),
