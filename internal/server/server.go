@@ -172,6 +172,10 @@ func Run(ctx context.Context, cfg Config) error {
 	access := newAccessControl()
 	reg := registry.All(append(auth.ReviewResources(access.Authorizer), auth.TokenReviewResource(authn))...)
 	oapi := openapi.NewLazy(reg, version.Kubernetes)
+	nodes, err := newNodeProxy(pki)
+	if err != nil {
+		return err
+	}
 	api, err := apiserver.New(apiserver.Config{
 		Registry:         reg,
 		OpenAPI:          oapi,
@@ -180,6 +184,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Authenticator:    authn,
 		Authorizer:       access.Authorizer,
 		Admission:        access.Admission,
+		Connector:        nodes,
 		Version:          versionInfo(),
 		BookmarkInterval: cfg.BookmarkInterval,
 		Extra: map[string]http.Handler{
@@ -199,6 +204,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	nodes.SetNodes(storedNodes(api, reg))
 	if err := wireServiceAllocation(api); err != nil {
 		return err
 	}
