@@ -69,6 +69,13 @@ func (a *Approver) reconcile(ctx context.Context, name string) error {
 	if err != nil {
 		return nil // the signer reports unusable requests
 	}
+	if csr.Spec.SignerName == certificatesv1.KubeletServingSignerName {
+		msg, ok, err := a.servingApproval(ctx, csr, req)
+		if err != nil || !ok {
+			return err
+		}
+		return a.approve(ctx, csr, msg)
+	}
 	kind, ok := approvalKind(csr, req)
 	if !ok {
 		return nil // not ours to decide: left for a person (kubectl certificate approve)
@@ -81,12 +88,16 @@ func (a *Approver) reconcile(ctx context.Context, name string) error {
 		slog.Info("certificate request left pending: the requester may not ask for it", "csr", name, "user", csr.Spec.Username, "permission", "certificatesigningrequests/"+kind)
 		return nil
 	}
+	return a.approve(ctx, csr, fmt.Sprintf("node client certificate approved: %s may create certificatesigningrequests/%s", csr.Spec.Username, kind))
+}
+
+// approve records the approval of a request.
+func (a *Approver) approve(ctx context.Context, csr *certificatesv1.CertificateSigningRequest, message string) error {
 	csr = csr.DeepCopy()
 	csr.Status.Conditions = append(csr.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
-		Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue, Reason: "AutoApproved",
-		Message: fmt.Sprintf("node client certificate approved: %s may create certificatesigningrequests/%s", csr.Spec.Username, kind),
+		Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue, Reason: "AutoApproved", Message: message,
 	})
-	_, err = a.client.CertificatesV1().CertificateSigningRequests().UpdateApproval(ctx, name, csr, metav1.UpdateOptions{})
+	_, err := a.client.CertificatesV1().CertificateSigningRequests().UpdateApproval(ctx, csr.Name, csr, metav1.UpdateOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
