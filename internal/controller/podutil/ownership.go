@@ -149,12 +149,3 @@ func (c *Claimer) release(ctx context.Context, o metav1.Object) error {
 	b, _ := json.Marshal(p)
 	return c.Patch(ctx, o.GetNamespace(), o.GetName(), b)
 }
-
-// AdoptPatch and ReleasePatch are the patches Claim sends (for tests).
-func AdoptPatch(owner metav1.Object, kind schema.GroupVersionKind, objUID types.UID) []byte {
-	var p metaPatch
-	p.Metadata.OwnerReferences = []interface{}{NewControllerRef(owner, kind)}
-	p.Metadata.UID = objUID
-	b, _ := json.Marshal(p)
-	return b
-}
