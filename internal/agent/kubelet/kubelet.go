@@ -285,6 +285,7 @@ func (k *Kubelet) podChanged(obj any) {
 	if !ok {
 		return
 	}
+	slog.Debug("pod event", "pod", podKey(pod), "rv", pod.ResourceVersion, "phase", pod.Status.Phase)
 	if isMirrorPod(pod) {
 		k.static.mirrorChanged(pod)
 		return

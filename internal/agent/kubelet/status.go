@@ -156,9 +156,8 @@ func computeStatus(in statusInput) corev1.PodStatus {
 		set(corev1.PodReady, true, "", "")
 	}
 	// Conditions others own (PodScheduled, readiness gates, disruption) stay.
-	ours := map[corev1.PodConditionType]bool{corev1.PodReadyToStartContainers: true, corev1.PodInitialized: true, corev1.ContainersReady: true, corev1.PodReady: true}
 	for _, oc := range old.Conditions {
-		if !ours[oc.Type] {
+		if !ownCondition(oc.Type) {
 			conds = append(conds, oc)
 		}
 	}
@@ -176,6 +175,15 @@ func computeStatus(in statusInput) corev1.PodStatus {
 	})
 	st.Conditions = conds
 	return st
+}
+
+// ownCondition reports whether the node agent owns a pod condition.
+func ownCondition(t corev1.PodConditionType) bool {
+	switch t {
+	case corev1.PodReadyToStartContainers, corev1.PodInitialized, corev1.ContainersReady, corev1.PodReady:
+		return true
+	}
+	return false
 }
 
 func isTerminalPhase(p corev1.PodPhase) bool {

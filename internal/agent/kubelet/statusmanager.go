@@ -111,7 +111,10 @@ func (m *statusManager) processNext(ctx context.Context) bool {
 		m.queue.Forget(uid)
 		return true
 	}
-	if err := m.write(ctx, e); err != nil {
+	t0 := time.Now()
+	err := m.write(ctx, e)
+	slog.Debug("pod status written", "pod", e.ns+"/"+e.name, "phase", e.status.Phase, "took", time.Since(t0), "err", err)
+	if err != nil {
 		if apierrors.IsNotFound(err) || apierrors.IsConflict(err) && isUIDPrecondition(err) {
 			m.queue.Forget(uid)
 			return true

@@ -185,8 +185,10 @@ func (w *podWorker) sync(ctx context.Context) (time.Duration, bool) {
 		return 0, false
 	}
 
+	t0 := k.clock.Now()
 	requeue, changed := w.runPod(ctx, pod, rs)
 	if changed {
+		slog.Debug("pod synced", "pod", podKey(pod), "took", k.clock.Since(t0))
 		if rs2, err := podState(ctx, k.rt, k.cache, w.uid); err == nil {
 			rs = rs2
 			k.noteContainers(w.uid, rs)
@@ -247,9 +249,25 @@ func (w *podWorker) statusBase(pod *corev1.Pod) *corev1.Pod {
 			return p
 		}
 	}
-	if st, ok := w.k.status.lastWritten(pod.UID); ok && pod.Status.StartTime == nil {
+	// What this agent wrote last is newer than what the informer may have
+	// delivered yet; conditions others own still come from the API object.
+	if st, ok := w.k.status.lastWritten(pod.UID); ok {
 		p := pod.DeepCopy()
-		p.Status = st
+		p.Status = *st.DeepCopy()
+		p.Status.Conditions = nil
+		for _, c := range st.Conditions {
+			if ownCondition(c.Type) {
+				p.Status.Conditions = append(p.Status.Conditions, c)
+			}
+		}
+		for _, c := range pod.Status.Conditions {
+			if !ownCondition(c.Type) {
+				p.Status.Conditions = append(p.Status.Conditions, c)
+			}
+		}
+		if isTerminalPhase(pod.Status.Phase) {
+			p.Status.Phase = pod.Status.Phase
+		}
 		return p
 	}
 	return pod
@@ -319,7 +337,9 @@ func (w *podWorker) runPod(ctx context.Context, pod *corev1.Pod, rs *podRuntime)
 		if err := os.MkdirAll(cfg.LogDirectory, 0o755); err != nil {
 			return 2 * time.Second, false
 		}
+		tsb := k.clock.Now()
 		id, err := k.rt.RunPodSandbox(ctx, cfg)
+		slog.Debug("sandbox started", "pod", podKey(pod), "took", k.clock.Since(tsb))
 		if err != nil {
 			k.backoff.Next(key)
 			w.podFailure = &waitInfo{Reason: "ContainerCreating"}
@@ -498,7 +518,9 @@ func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, c *core
 		w.warnOnce(pod, c.Name, corev1.EventTypeWarning, "Failed", "Error: "+err.Error())
 		return err
 	}
+	tc := k.clock.Now()
 	id, err := k.rt.CreateContainer(ctx, sandboxID, cfg, sbCfg)
+	slog.Debug("container created", "pod", podKey(pod), "container", c.Name, "took", k.clock.Since(tc))
 	if err != nil {
 		w.waiting[c.Name] = waitInfo{Reason: "CreateContainerError", Message: err.Error()}
 		w.warnOnce(pod, c.Name, corev1.EventTypeWarning, "Failed", "Error: "+err.Error())
@@ -511,7 +533,10 @@ func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, c *core
 	if attempt > 0 {
 		k.backoff.Next(backoffKey(pod.UID, c))
 	}
-	if err := k.rt.StartContainer(ctx, id); err != nil {
+	tc = k.clock.Now()
+	err = k.rt.StartContainer(ctx, id)
+	slog.Debug("container started", "pod", podKey(pod), "container", c.Name, "took", k.clock.Since(tc))
+	if err != nil {
 		w.waiting[c.Name] = waitInfo{Reason: "RunContainerError", Message: err.Error()}
 		k.recorder.Eventf(ref, corev1.EventTypeWarning, "Failed", "Error: %v", err)
 		k.backoff.Next(backoffKey(pod.UID, c))
