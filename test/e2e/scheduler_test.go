@@ -109,6 +109,16 @@ func waitFailed(t *testing.T, s *Server, ns, pod, want string) string {
 func TestScheduler(t *testing.T) {
 	s := newServer(t)
 
+	t.Run("LeaderLease", func(t *testing.T) {
+		eventually(t, 30*time.Second, func() error {
+			out, _, err := s.Kubectl("-n", "kube-system", "get", "lease", "kube-scheduler", "-o", "jsonpath={.spec.holderIdentity}")
+			if err != nil || strings.TrimSpace(out) == "" {
+				return fmt.Errorf("no holder of kube-system/kube-scheduler yet: %v %q", err, out)
+			}
+			return nil
+		})
+	})
+
 	t.Run("PodsLandOnlyWhereTheyFit", func(t *testing.T) {
 		ns := namespace(t, s)
 		hollowNodes(t, s, ns, "fit-big", 1, "2")
