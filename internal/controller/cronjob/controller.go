@@ -174,7 +174,9 @@ type syncer struct {
 }
 
 func (s *syncer) run(ctx context.Context) error {
-	s.syncActive()
+	if err := s.syncActive(ctx); err != nil {
+		return err
+	}
 	if err := s.cleanHistory(ctx); err != nil {
 		return err
 	}
@@ -288,7 +290,7 @@ func (s *syncer) lastMissed(sched registry.Schedule, loc *time.Location) (time.T
 
 // syncActive keeps status.active in line with the jobs: finished or vanished jobs
 // leave it, running jobs of this CronJob that it lacks join it.
-func (s *syncer) syncActive() {
+func (s *syncer) syncActive(ctx context.Context) error {
 	cj := s.cj
 	byUID := map[string]*batchv1.Job{}
 	for _, j := range s.jobs {
@@ -299,8 +301,19 @@ func (s *syncer) syncActive() {
 	for _, ref := range s.st.Active {
 		j, ok := byUID[string(ref.UID)]
 		if !ok {
-			s.c.recorder.Eventf(cj, corev1.EventTypeNormal, "MissingJob", "Active job went missing: %v", ref.Name)
-			continue
+			// The cache may not show a job made a moment ago: ask the API server.
+			fresh, err := s.c.client.BatchV1().Jobs(cj.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+			switch {
+			case err == nil && fresh.UID == ref.UID:
+				j = fresh
+				s.jobs = append(s.jobs, fresh)
+				byUID[string(fresh.UID)] = fresh
+			case err == nil || apierrors.IsNotFound(err):
+				s.c.recorder.Eventf(cj, corev1.EventTypeNormal, "MissingJob", "Active job went missing: %v", ref.Name)
+				continue
+			default:
+				return err
+			}
 		}
 		listed[string(ref.UID)] = true
 		if ct, done := jobFinished(j); done {
@@ -324,6 +337,7 @@ func (s *syncer) syncActive() {
 			}
 		}
 	}
+	return nil
 }
 
 func jobRef(j *batchv1.Job) corev1.ObjectReference {

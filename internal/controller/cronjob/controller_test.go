@@ -284,3 +284,20 @@ func TestActiveFollowsJobs(t *testing.T) {
 		t.Fatalf("events %q", ev)
 	}
 }
+
+// A job made a moment ago may not be in the cache yet; it stays active.
+func TestActiveJobNotYetCached(t *testing.T) {
+	j := ownedJob(t0.Add(5*time.Minute), "")
+	cj := cronJob("0 0 1 1 *", func(cj *batchv1.CronJob) { cj.Status.Active = []corev1.ObjectReference{jobRef(j)} })
+	h := newHarness(t, t0.Add(6*time.Minute), cj, j)
+	s := &syncer{c: h.c, cj: cj, st: *cj.Status.DeepCopy(), now: h.clk.Now()} // no jobs seen in the cache
+	if err := s.syncActive(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.st.Active) != 1 || s.st.Active[0].UID != j.UID {
+		t.Fatalf("active %+v", s.st.Active)
+	}
+	if ev := events(h.rec); strings.Contains(ev, "MissingJob") {
+		t.Fatalf("events %q", ev)
+	}
+}
