@@ -191,6 +191,7 @@ func benchmarkScheduling(b *testing.B, nodes, pods int) {
 	bw := watchBindings(b, ctx, cs, ns, pods)
 	created := make([]int64, pods) // unix nanos when the create was sent
 
+	cpu0, _ := cpuSeconds(s.PID())
 	b.ResetTimer()
 	start := time.Now()
 	parallel(b, pods, func(i int) error {
@@ -201,6 +202,7 @@ func benchmarkScheduling(b *testing.B, nodes, pods int) {
 	createdAll := time.Since(start)
 	bw.wait(b, pods)
 	b.StopTimer()
+	cpu1, _ := cpuSeconds(s.PID())
 	var last int64
 	lat := make([]time.Duration, pods)
 	for i, t := range bw.boundAt {
@@ -213,6 +215,7 @@ func benchmarkScheduling(b *testing.B, nodes, pods int) {
 	b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(pods)/createdAll.Seconds(), "creates/s")
+	b.ReportMetric((cpu1-cpu0)*1000/float64(pods), "server-CPU-ms/pod")
 	reportRSS(b, s, "server-MiB")
 	b.Logf("%d pods on %d nodes: all created in %s, all bound in %s", pods, nodes, createdAll.Round(time.Millisecond), wall.Round(time.Millisecond))
 }
@@ -259,6 +262,7 @@ func benchmarkBacklog(b *testing.B, nodes, pods int) {
 	if n := bw.count.Load(); n != 0 {
 		b.Fatalf("%d pods bound while the scheduler was not leading", n)
 	}
+	cpu0, _ := cpuSeconds(s.PID())
 	b.ResetTimer()
 	start := time.Now()
 	if err := leases.Delete(ctx, "kube-scheduler", metav1.DeleteOptions{}); err != nil {
@@ -266,6 +270,7 @@ func benchmarkBacklog(b *testing.B, nodes, pods int) {
 	}
 	bw.wait(b, pods)
 	b.StopTimer()
+	cpu1, _ := cpuSeconds(s.PID())
 	var first, last int64 = math.MaxInt64, 0
 	for _, t := range bw.boundAt {
 		first, last = min(first, t), max(last, t)
@@ -274,6 +279,7 @@ func benchmarkBacklog(b *testing.B, nodes, pods int) {
 	drain := time.Duration(last - first)
 	b.ReportMetric(float64(pods)/wall.Seconds(), "pods/s")
 	b.ReportMetric(float64(pods)/drain.Seconds(), "pods/s-after-first-bind")
+	b.ReportMetric((cpu1-cpu0)*1000/float64(pods), "server-CPU-ms/pod")
 	reportRSS(b, s, "server-MiB")
 	b.Logf("backlog of %d pods on %d nodes: first binding %s after the lease was freed, all bound after %s",
 		pods, nodes, time.Duration(first-start.UnixNano()).Round(time.Millisecond), wall.Round(time.Millisecond))
