@@ -313,6 +313,38 @@ spec:
 		})
 	})
 
+	t.Run("a rollout that cannot progress exceeds its deadline", func(t *testing.T) {
+		createIn(t, s, ns, `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: stuck}
+spec:
+  replicas: 2
+  progressDeadlineSeconds: 3
+  selector: {matchLabels: {app: stuck}}
+  template:
+    metadata: {labels: {app: stuck}}
+    spec:
+      containers: [{name: c, image: "nginx:1"}]
+`)
+		rolledOut(t, s, ns, "deployment/stuck")
+		// No node has this label: the new pods stay Pending, the old ones stay.
+		kn(t, s, ns, "patch", "deployment/stuck", "-p", `{"spec":{"template":{"spec":{"nodeSelector":{"disk":"none"}}}}}`)
+		out, errOut, err := s.Kubectl("-n", ns, "rollout", "status", "deployment/stuck", "--timeout=60s")
+		if err == nil || !strings.Contains(out+errOut, "exceeded its progress deadline") {
+			t.Fatalf("rollout status of a stuck rollout: %v\n%s%s", err, out, errOut)
+		}
+		cond := kn(t, s, ns, "get", "deployment", "stuck", "-o", `jsonpath={.status.conditions[?(@.type=="Progressing")].status} {.status.conditions[?(@.type=="Progressing")].reason} {.status.conditions[?(@.type=="Available")].status}`)
+		if cond != "False ProgressDeadlineExceeded True" {
+			t.Fatalf("conditions: %q", cond)
+		}
+		if pods := podsOf(t, s, ns, "app=stuck"); len(pods) != 3 {
+			t.Fatalf("2 old pods and 1 surge pod expected: %v", pods)
+		}
+		kn(t, s, ns, "rollout", "undo", "deployment/stuck")
+		rolledOut(t, s, ns, "deployment/stuck")
+		kn(t, s, ns, "delete", "deployment", "stuck")
+	})
+
 	t.Run("deleting the deployment deletes its replica sets and pods", func(t *testing.T) {
 		kn(t, s, ns, "delete", "deployment", "web")
 		eventually(t, 60*time.Second, func() error {
