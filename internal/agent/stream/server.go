@@ -103,16 +103,18 @@ type Mux interface {
 //	/exec/{ns}/{pod}[/{uid}]/{container}
 //	/attach/{ns}/{pod}[/{uid}]/{container}
 //	/portForward/{ns}/{pod}[/{uid}]
-func (s *Server) Register(m Mux) {
-	m.Handle("GET /containerLogs/{ns}/{pod}/{container}", s.only(s.serveLogs))
+func (s *Server) Register(m Mux) { s.routes(m, s.only) }
+
+func (s *Server) routes(m Mux, wrap func(http.HandlerFunc) http.Handler) {
+	m.Handle("GET /containerLogs/{ns}/{pod}/{container}", wrap(s.serveLogs))
 	for _, p := range []string{"/exec/{ns}/{pod}/{container}", "/exec/{ns}/{pod}/{uid}/{container}"} {
-		m.Handle(p, s.only(s.serveExec))
+		m.Handle(p, wrap(s.serveExec))
 	}
 	for _, p := range []string{"/attach/{ns}/{pod}/{container}", "/attach/{ns}/{pod}/{uid}/{container}"} {
-		m.Handle(p, s.only(s.serveAttach))
+		m.Handle(p, wrap(s.serveAttach))
 	}
 	for _, p := range []string{"/portForward/{ns}/{pod}", "/portForward/{ns}/{pod}/{uid}"} {
-		m.Handle(p, s.only(s.servePortForward))
+		m.Handle(p, wrap(s.servePortForward))
 	}
 }
 
