@@ -558,3 +558,80 @@ func TestIndexSet(t *testing.T) {
 		}
 	}
 }
+
+func TestBackoffLimitPerIndex(t *testing.T) {
+	h := newHarness(t, newJob(3, 3, func(j *batchv1.Job) {
+		m := batchv1.IndexedCompletion
+		j.Spec.CompletionMode = &m
+		one := int32(1)
+		j.Spec.BackoffLimitPerIndex = &one
+		big := int32(1 << 30)
+		j.Spec.BackoffLimit = &big
+	}))
+	h.sync()
+	byIndex := func() map[string][]corev1.Pod {
+		m := map[string][]corev1.Pod{}
+		for _, p := range h.pods() {
+			ix := p.Annotations[batchv1.JobCompletionIndexAnnotation]
+			m[ix] = append(m[ix], p)
+		}
+		return m
+	}
+	// Index 1 fails twice (its limit is one retry); the others succeed.
+	h.finish(byIndex()["1"][0].Name, 1)
+	h.finish(byIndex()["0"][0].Name, 0)
+	h.clk.Step(11 * time.Second)
+	h.sync()
+	retry := byIndex()["1"]
+	if len(retry) != 2 {
+		t.Fatalf("index 1 has %d pods, want a retry", len(retry))
+	}
+	for _, p := range retry {
+		if p.Status.Phase == "" && p.Annotations[batchv1.JobIndexFailureCountAnnotation] != "1" {
+			t.Fatalf("retry pod failure count %q", p.Annotations[batchv1.JobIndexFailureCountAnnotation])
+		}
+	}
+	for _, p := range retry {
+		if p.Status.Phase == "" {
+			h.finish(p.Name, 1)
+		}
+	}
+	h.finish(byIndex()["2"][0].Name, 0)
+	h.clk.Step(time.Minute)
+	h.sync()
+	j := h.job()
+	if deref(j.Status.FailedIndexes) != "1" || j.Status.CompletedIndexes != "0,2" {
+		t.Fatalf("indexes: failed %q completed %q", deref(j.Status.FailedIndexes), j.Status.CompletedIndexes)
+	}
+	if !hasCondition(j, batchv1.JobFailed, batchv1.JobReasonFailedIndexes) {
+		t.Fatalf("conditions %+v", j.Status.Conditions)
+	}
+	if n := len(byIndex()["1"]); n != 2 {
+		t.Fatalf("index 1 has %d pods after it failed for good", n)
+	}
+}
+
+func TestSuccessPolicy(t *testing.T) {
+	h := newHarness(t, newJob(3, 3, func(j *batchv1.Job) {
+		m := batchv1.IndexedCompletion
+		j.Spec.CompletionMode = &m
+		ix := "0"
+		j.Spec.SuccessPolicy = &batchv1.SuccessPolicy{Rules: []batchv1.SuccessPolicyRule{{SucceededIndexes: &ix}}}
+	}))
+	h.sync()
+	for _, p := range h.pods() {
+		if p.Annotations[batchv1.JobCompletionIndexAnnotation] == "0" {
+			h.finish(p.Name, 0)
+		}
+	}
+	h.sync()
+	j := h.job()
+	c := condition(j, batchv1.JobSuccessCriteriaMet)
+	if c == nil || c.Reason != batchv1.JobReasonSuccessPolicy || c.Message != "Matched rules at index 0" {
+		t.Fatalf("conditions %+v", j.Status.Conditions)
+	}
+	// The other indexes are stopped; the fake API removes them at once.
+	if !hasCondition(j, batchv1.JobComplete, batchv1.JobReasonSuccessPolicy) || len(active(h.pods())) != 0 {
+		t.Fatalf("status %+v, active %v", j.Status, active(h.pods()))
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -19,16 +20,18 @@ import (
 
 // Reasons and messages of the job conditions.
 const (
-	reasonBackoffLimit  = "BackoffLimitExceeded"
-	reasonDeadline      = "DeadlineExceeded"
-	reasonPodFailurePol = "PodFailurePolicy"
-	reasonCompletions   = "CompletionsReached"
-	messageBackoffLimit = "Job has reached the specified backoff limit"
-	messageDeadline     = "Job was active longer than specified deadline"
-	messageCompletions  = "Reached expected number of succeeded pods"
-	maxCreatesPerSync   = 500
-	backoffBase         = 10 * time.Second
-	backoffCap          = 6 * time.Minute
+	reasonBackoffLimit   = "BackoffLimitExceeded"
+	reasonDeadline       = "DeadlineExceeded"
+	reasonPodFailurePol  = "PodFailurePolicy"
+	reasonCompletions    = "CompletionsReached"
+	messageBackoffLimit  = "Job has reached the specified backoff limit"
+	messageDeadline      = "Job was active longer than specified deadline"
+	messageCompletions   = "Reached expected number of succeeded pods"
+	messageFailedIndexes = "Job has failed indexes"
+	messageMaxFailed     = "Job has exceeded the specified maximal number of failed indexes"
+	maxCreatesPerSync    = 500
+	backoffBase          = 10 * time.Second
+	backoffCap           = 6 * time.Minute
 )
 
 // syncer is one reconcile of one job.
@@ -156,6 +159,11 @@ func (s *syncer) track(ctx context.Context) error {
 		inUncounted[u] = true
 	}
 	completed := parseIndexes(st.CompletedIndexes, completions)
+	perIndex := indexed && job.Spec.BackoffLimitPerIndex != nil
+	var failedIdx indexSet
+	if perIndex {
+		failedIdx = parseIndexes(deref(st.FailedIndexes), completions)
+	}
 	failing := condition(job, batchv1.JobFailureTarget) != nil
 	succeeding := condition(job, batchv1.JobSuccessCriteriaMet) != nil
 
@@ -179,13 +187,22 @@ func (s *syncer) track(ctx context.Context) error {
 			unc.Succeeded = append(unc.Succeeded, p.UID)
 			newSucceeded++
 		case p.Status.Phase == corev1.PodFailed:
-			switch action, msg := matchFailurePolicy(job, p); action {
+			action, msg := matchFailurePolicy(job, p)
+			switch action {
 			case batchv1.PodFailurePolicyActionIgnore:
 				release = append(release, p)
 				continue
 			case batchv1.PodFailurePolicyActionFailJob:
 				if s.failJob == "" {
 					s.failJob = msg
+				}
+			}
+			if perIndex {
+				// An index that failed more often than its own limit (or that a
+				// FailIndex rule matched) is given up.
+				if ix := podIndex(p, completions); ix >= 0 && (action == batchv1.PodFailurePolicyActionFailIndex ||
+					indexFailures(p)+1 > int(*job.Spec.BackoffLimitPerIndex)) {
+					failedIdx[ix] = true
 				}
 			}
 			unc.Failed = append(unc.Failed, p.UID)
@@ -202,6 +219,10 @@ func (s *syncer) track(ctx context.Context) error {
 			newFailed++
 			lastFailure = latest(lastFailure, s.now)
 		}
+	}
+	if perIndex {
+		fs := failedIdx.String()
+		st.FailedIndexes = &fs
 	}
 	if newSucceeded+newFailed > 0 {
 		if indexed {
@@ -309,6 +330,7 @@ func (s *syncer) manage(ctx context.Context) error {
 		completions = int(*job.Spec.Completions)
 	}
 	completed := parseIndexes(st.CompletedIndexes, max(completions, 0))
+	failedIdx := parseIndexes(deref(st.FailedIndexes), max(completions, 0))
 
 	// Has the job reached its end?
 	var target *batchv1.JobCondition
@@ -318,17 +340,24 @@ func (s *syncer) manage(ctx context.Context) error {
 		target = c
 	} else {
 		reason, message := "", ""
+		maxFailed := job.Spec.MaxFailedIndexes
 		switch {
 		case s.failJob != "":
 			reason, message = reasonPodFailurePol, s.failJob
+		case maxFailed != nil && len(failedIdx) > int(*maxFailed):
+			reason, message = batchv1.JobReasonMaxFailedIndexesExceeded, messageMaxFailed
 		case failed > int(backoffLimit(job)) || restartsExceeded(job, active):
 			reason, message = reasonBackoffLimit, messageBackoffLimit
 		case deadlinePassed(job, s.now):
 			reason, message = reasonDeadline, messageDeadline
+		case len(failedIdx) > 0 && len(failedIdx)+len(completed) >= max(completions, 0) && len(active) == 0:
+			reason, message = batchv1.JobReasonFailedIndexes, messageFailedIndexes
 		}
 		if reason != "" {
 			setCondition(&st, batchv1.JobFailureTarget, corev1.ConditionTrue, reason, message, s.now)
-		} else if successReached(job, succeeded, completed, len(active)) {
+		} else if rule, ok := successPolicyMet(job, completed, succeeded); ok {
+			setCondition(&st, batchv1.JobSuccessCriteriaMet, corev1.ConditionTrue, batchv1.JobReasonSuccessPolicy, fmt.Sprintf("Matched rules at index %d", rule), s.now)
+		} else if len(failedIdx) == 0 && successReached(job, succeeded, completed, len(active)) {
 			setCondition(&st, batchv1.JobSuccessCriteriaMet, corev1.ConditionTrue, reasonCompletions, messageCompletions, s.now)
 		}
 		for _, t := range []batchv1.JobConditionType{batchv1.JobFailureTarget, batchv1.JobSuccessCriteriaMet} {
@@ -368,7 +397,7 @@ func (s *syncer) manage(ctx context.Context) error {
 			s.after(st.StartTime.Add(time.Duration(*d) * time.Second).Sub(s.now))
 		}
 		if isIndexed(job) {
-			toCreate, toDelete = s.planIndexed(active, terminating, completed, max(completions, 0))
+			toCreate, toDelete = s.planIndexed(active, terminating, completed, failedIdx, max(completions, 0))
 		} else {
 			toCreate, toDelete = s.planCounted(active, terminating, succeeded, completions)
 		}
@@ -501,11 +530,11 @@ func (s *syncer) planCounted(active, terminating []*corev1.Pod, succeeded, compl
 // planIndexed gives every index without a success one pod, lowest first, as many
 // at a time as parallelism allows; duplicates and pods of finished or unknown
 // indexes go.
-func (s *syncer) planIndexed(active, terminating []*corev1.Pod, completed indexSet, completions int) (create []int, del []*corev1.Pod) {
+func (s *syncer) planIndexed(active, terminating []*corev1.Pod, completed, failed indexSet, completions int) (create []int, del []*corev1.Pod) {
 	byIndex := map[int][]*corev1.Pod{}
 	for _, p := range active {
 		ix := podIndex(p, completions)
-		if ix < 0 || completed[ix] {
+		if ix < 0 || completed[ix] || failed[ix] {
 			del = append(del, p)
 			continue
 		}
@@ -526,7 +555,7 @@ func (s *syncer) planIndexed(active, terminating []*corev1.Pod, completed indexS
 			}
 		}
 	}
-	want := min(parallelism(s.job), completions-len(completed))
+	want := min(parallelism(s.job), completions-len(completed)-len(failed))
 	if n := len(busy); n > want {
 		// Parallelism went down: stop the highest indexes.
 		var ixs []int
@@ -539,7 +568,7 @@ func (s *syncer) planIndexed(active, terminating []*corev1.Pod, completed indexS
 		}
 	} else {
 		for ix := 0; ix < completions && len(create) < want-n; ix++ {
-			if !completed[ix] && !busy[ix] {
+			if !completed[ix] && !failed[ix] && !busy[ix] {
 				create = append(create, ix)
 			}
 		}
@@ -583,7 +612,11 @@ func (s *syncer) act(ctx context.Context, create []int, del []*corev1.Pod) (int,
 		}(p)
 	}
 	made, err := podutil.SlowStartBatch(len(create), 1, func(i int) error {
-		created, err := s.c.client.CoreV1().Pods(job.Namespace).Create(ctx, newPod(job, create[i]), metav1.CreateOptions{})
+		pod := newPod(job, create[i])
+		if create[i] >= 0 && job.Spec.BackoffLimitPerIndex != nil {
+			pod.Annotations[batchv1.JobIndexFailureCountAnnotation] = strconv.Itoa(s.indexFailuresSoFar(create[i]))
+		}
+		created, err := s.c.client.CoreV1().Pods(job.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 		if err != nil {
 			if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
 				s.c.expect.CreationObserved(s.key)
@@ -655,4 +688,70 @@ func (b *backoffs) forget(key string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	delete(b.m, key)
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// indexFailures is how many pods of the pod's index failed before it.
+func indexFailures(p *corev1.Pod) int {
+	n, err := strconv.Atoi(p.Annotations[batchv1.JobIndexFailureCountAnnotation])
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
+// indexFailuresSoFar counts the failed pods of an index, for its next pod.
+func (s *syncer) indexFailuresSoFar(ix int) int {
+	completions := 0
+	if s.job.Spec.Completions != nil {
+		completions = int(*s.job.Spec.Completions)
+	}
+	n := 0
+	for _, p := range s.pods {
+		if podIndex(p, completions) != ix {
+			continue
+		}
+		c := indexFailures(p)
+		if p.Status.Phase == corev1.PodFailed || (p.DeletionTimestamp != nil && p.Status.Phase != corev1.PodSucceeded) {
+			c++
+		}
+		n = max(n, c)
+	}
+	return n
+}
+
+// successPolicyMet checks the success policy of an Indexed job; it returns the
+// index of the first rule met.
+func successPolicyMet(job *batchv1.Job, completed indexSet, succeeded int) (int, bool) {
+	sp := job.Spec.SuccessPolicy
+	if sp == nil || !isIndexed(job) || job.Spec.Completions == nil {
+		return 0, false
+	}
+	n := int(*job.Spec.Completions)
+	for i, r := range sp.Rules {
+		switch {
+		case r.SucceededIndexes != nil:
+			want := parseIndexes(*r.SucceededIndexes, n)
+			have := 0
+			for ix := range want {
+				if completed[ix] {
+					have++
+				}
+			}
+			if (r.SucceededCount != nil && have >= int(*r.SucceededCount)) || (r.SucceededCount == nil && have == len(want)) {
+				return i, true
+			}
+		case r.SucceededCount != nil:
+			if len(completed) >= int(*r.SucceededCount) {
+				return i, true
+			}
+		}
+	}
+	return 0, false
 }
