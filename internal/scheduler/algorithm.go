@@ -140,7 +140,7 @@ func (a *Algorithm) Schedule(snap *Snapshot, pi *PodInfo) (string, error) {
 		return "", &FitError{}
 	}
 	c := newCycle(snap, pi)
-	if nom := pi.Pod.Status.NominatedNodeName; nom != "" {
+	if nom := snap.nominatedNode(pi); nom != "" {
 		if ni := snap.Node(nom); ni != nil && c.fits(ni) == nil {
 			return nom, nil
 		}

@@ -24,6 +24,9 @@ type Snapshot struct {
 	// nominated are pods that preempted others and wait for room on a node; their
 	// requests are kept free for them against pods of lower priority.
 	nominated map[string][]*PodInfo
+	// victims are the pods each preemptor is waiting for (by UID) until they are
+	// gone from the cache.
+	victims map[types.UID][]types.UID
 	// affinityPods and requiredAntiPods count the cluster's pods with pod
 	// (anti-)affinity terms so that pods without any skip the work.
 	affinityPods, requiredAntiPods int
@@ -44,6 +47,42 @@ func (s *Snapshot) Node(name string) *NodeInfo {
 		return nil
 	}
 	return ni
+}
+
+// nominatedNode is the node kept for a preemptor: the one this scheduler chose
+// (known before the pod's status says so), else the one in the pod's status.
+func (s *Snapshot) nominatedNode(p *PodInfo) string {
+	for node, ps := range s.nominated {
+		for _, q := range ps {
+			if q.Pod.UID == p.Pod.UID {
+				return node
+			}
+		}
+	}
+	return p.Pod.Status.NominatedNodeName
+}
+
+// waitingForVictims reports whether a preemptor's victims are still on their
+// node (being stopped).
+func (s *Snapshot) waitingForVictims(p *PodInfo, node string) bool {
+	ni := s.Node(node)
+	if ni == nil {
+		return false
+	}
+	for _, q := range ni.Pods {
+		if q.Priority >= p.Priority {
+			continue
+		}
+		if q.Pod.DeletionTimestamp != nil {
+			return true
+		}
+		for _, v := range s.victims[p.Pod.UID] {
+			if v == q.Pod.UID {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (s *Snapshot) nsLabels(ns string) labels.Set {
@@ -88,7 +127,7 @@ type Cache struct {
 // NewCache returns an empty cache.
 func NewCache() *Cache {
 	return &Cache{
-		snap:  Snapshot{byName: map[string]*NodeInfo{}, nominated: map[string][]*PodInfo{}},
+		snap:  Snapshot{byName: map[string]*NodeInfo{}, nominated: map[string][]*PodInfo{}, victims: map[types.UID][]types.UID{}},
 		index: map[string]int{},
 		pods:  map[types.UID]*cachedPod{},
 	}
@@ -272,14 +311,13 @@ func (c *Cache) IsAssigned(uid types.UID) bool {
 	return c.pods[uid] != nil
 }
 
-// Nominate keeps room on node for a preemptor (node "" clears it).
-func (c *Cache) Nominate(p *PodInfo, node string) {
+// Nominate keeps room on node for a preemptor that is evicting victims there.
+func (c *Cache) Nominate(p *PodInfo, node string, victims []types.UID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.unnominateLocked(p.Pod.UID)
-	if node != "" {
-		c.snap.nominated[node] = append(c.snap.nominated[node], p)
-	}
+	c.snap.nominated[node] = append(c.snap.nominated[node], p)
+	c.snap.victims[p.Pod.UID] = victims
 }
 
 // Unnominate drops the room kept for a pod.
@@ -290,6 +328,7 @@ func (c *Cache) Unnominate(uid types.UID) {
 }
 
 func (c *Cache) unnominateLocked(uid types.UID) {
+	delete(c.snap.victims, uid)
 	for n, ps := range c.snap.nominated {
 		for i, q := range ps {
 			if q.Pod.UID == uid {

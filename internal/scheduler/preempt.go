@@ -34,14 +34,8 @@ func (a *Algorithm) Preempt(snap *Snapshot, pi *PodInfo, fe *FitError) (*Preempt
 	if pod.Spec.PreemptionPolicy != nil && *pod.Spec.PreemptionPolicy == corev1.PreemptNever {
 		return nil, "preemption: not eligible due to preemptionPolicy=Never."
 	}
-	if nom := pod.Status.NominatedNodeName; nom != "" {
-		if ni := snap.Node(nom); ni != nil {
-			for _, p := range ni.Pods {
-				if p.Pod.DeletionTimestamp != nil && p.Priority < pi.Priority {
-					return nil, "preemption: not eligible due to a terminating pod on the nominated node."
-				}
-			}
-		}
+	if nom := snap.nominatedNode(pi); nom != "" && snap.waitingForVictims(pi, nom) {
+		return nil, "preemption: not eligible due to a terminating pod on the nominated node."
 	}
 	if fe.NumAllNodes == 0 {
 		return nil, ""

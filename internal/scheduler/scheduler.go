@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 )
 
@@ -191,11 +192,12 @@ func (s *Scheduler) bind(ctx context.Context, qp *QueuedPod, node string) {
 // preempt nominates the node and evicts the victims, in the background.
 func (s *Scheduler) preempt(ctx context.Context, qp *QueuedPod, plan *Preemption) {
 	s.metrics.preemptions.Inc()
-	s.Cache.Nominate(qp.PodInfo, plan.Node)
 	victims := make([]*corev1.Pod, len(plan.Victims))
+	uids := make([]types.UID, len(plan.Victims))
 	for i, v := range plan.Victims {
-		victims[i] = v.Pod
+		victims[i], uids[i] = v.Pod, v.Pod.UID
 	}
+	s.Cache.Nominate(qp.PodInfo, plan.Node, uids)
 	slog.Info("preempting", "pod", qp.Key(), "node", plan.Node, "victims", len(victims))
 	s.do(ctx, func(ctx context.Context) {
 		if err := s.planner.Preempt(ctx, qp.Pod, plan.Node, victims); err != nil {

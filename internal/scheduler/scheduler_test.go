@@ -408,3 +408,20 @@ func TestHarnessSpreadAcrossZonesWithDoNotSchedule(t *testing.T) {
 		t.Fatalf("zones = %v, want 3 and 3", zones)
 	}
 }
+
+func TestHarnessNoSecondPreemptionBeforeTheWatchCatchesUp(t *testing.T) {
+	h := newHarness(t, []*corev1.Node{node("a", 1000, 1024), node("b", 1000, 1024)},
+		pod("low-a", 1000, 0, on("a"), priority(1)), pod("low-b", 1000, 0, on("b"), priority(1)))
+	h.add(pod("vip", 1000, 0, priority(100)))
+	h.run()
+	// Something else changes in the cluster before the victim's deletion or the
+	// nomination reaches the watch: the preemptor is tried again.
+	h.s.Queue.MoveAll()
+	h.settle()
+	if len(h.rec.preempted) != 1 {
+		t.Fatalf("preemptions = %+v, want one", h.rec.preempted)
+	}
+	if msg := h.message("vip"); !strings.Contains(msg, "not eligible due to a terminating pod on the nominated node") {
+		t.Fatalf("message = %q", msg)
+	}
+}
