@@ -201,6 +201,8 @@ func (s *Scheduler) preempt(ctx context.Context, qp *QueuedPod, plan *Preemption
 	slog.Info("preempting", "pod", qp.Key(), "node", plan.Node, "victims", len(victims))
 	s.do(ctx, func(ctx context.Context) {
 		if err := s.planner.Preempt(ctx, qp.Pod, plan.Node, victims); err != nil {
+			// Keep no room for it: the next attempt decides afresh.
+			s.Cache.Unnominate(qp.Pod.UID)
 			slog.Warn("preemption failed", "pod", qp.Key(), "node", plan.Node, "err", err)
 		}
 	})
