@@ -29,6 +29,7 @@ func TestNode(t *testing.T) {
 		t.Run("BusyboxRunsWithIPAndServesHTTP", func(t *testing.T) { t.Parallel(); testBusyboxHTTP(t, c) })
 		t.Run("EnvAndVolumes", func(t *testing.T) { t.Parallel(); testEnvAndVolumes(t, c) })
 		t.Run("InitContainersRunInOrder", func(t *testing.T) { t.Parallel(); testInitOrder(t, c) })
+		t.Run("SecurityContext", func(t *testing.T) { t.Parallel(); testSecurityContext(t, c) })
 		t.Run("OOMKilled", func(t *testing.T) { t.Parallel(); testOOMKilled(t, c) })
 		t.Run("CrashLoopBackOff", func(t *testing.T) { t.Parallel(); testCrashLoop(t, c) })
 		t.Run("Readiness", func(t *testing.T) { t.Parallel(); testReadiness(t, c) })
@@ -54,10 +55,25 @@ spec:
   - name: httpd
     image: busybox
     command: [sh, -c, 'echo hello-from-web > /var/www/index.html; exec httpd -f -p 8080 -h /var/www']
-    ports: [{containerPort: 8080, name: http}]
+    ports: [{containerPort: 8080, name: http, hostPort: 18080}]
     readinessProbe: {httpGet: {path: /, port: http}, periodSeconds: 1}
 `)
 	p := c.waitPod(t, ns, "web", 60*time.Second, "running and ready", func(p *corev1.Pod) bool { return running(p) && podReady(p) })
+	// hostPort: the node's address forwards to the pod (the host reaches the
+	// node over the bridge).
+	eventually(t, 20*time.Second, func() error {
+		hc := &http.Client{Timeout: 3 * time.Second}
+		resp, err := hc.Get(fmt.Sprintf("http://%s:18080/", c.a.IP))
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if !strings.Contains(string(b), "hello-from-web") {
+			return fmt.Errorf("hostPort answered %q", b)
+		}
+		return nil
+	})
 	if p.Status.PodIP == "" || !strings.HasPrefix(p.Status.PodIP, "10.") {
 		t.Fatalf("pod IP %q", p.Status.PodIP)
 	}
@@ -211,6 +227,31 @@ spec:
 	}
 	if got := readFile(t, filepath.Join(out, "order"), 5*time.Second); got != "first\nsecond\nmain\n" {
 		t.Errorf("order %q", got)
+	}
+}
+
+func testSecurityContext(t *testing.T, c *nodeCluster) {
+	ns := namespace(t, c.s)
+	c.apply(t, ns, `
+apiVersion: v1
+kind: Pod
+metadata: {name: secure}
+spec:
+  nodeName: NODE
+  restartPolicy: Never
+  securityContext: {runAsUser: 1000, runAsGroup: 3000}
+  containers:
+  - name: c
+    image: busybox
+    command: [sh, -c, 'echo "$(id -u) $(id -g)" > /dev/termination-log; if touch /rootfs-write 2>/dev/null; then exit 1; fi; exit 0']
+    securityContext: {readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+`)
+	p := c.waitPod(t, ns, "secure", 60*time.Second, "finished", func(p *corev1.Pod) bool {
+		return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+	})
+	term := p.Status.ContainerStatuses[0].State.Terminated
+	if p.Status.Phase != corev1.PodSucceeded || term == nil || term.Message != "1000 3000\n" {
+		t.Fatalf("phase %s, terminated %+v: want uid 1000 gid 3000 and a read-only root", p.Status.Phase, term)
 	}
 }
 

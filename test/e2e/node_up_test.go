@@ -87,6 +87,9 @@ func TestUp(t *testing.T) {
 	if p.Status.Phase != corev1.PodRunning {
 		t.Fatalf("phase %s", p.Status.Phase)
 	}
+	if holder := k(t, s, "get", "lease", "-n", "kube-node-lease", name, "-o", "jsonpath={.spec.holderIdentity}"); holder != name {
+		t.Errorf("node lease held by %q", holder)
+	}
 
 	// Stop: everything tug up made goes away.
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
