@@ -255,10 +255,21 @@ func (k *Kubelet) nodeStatus(old corev1.NodeStatus, runtimeErr error) corev1.Nod
 		"hugepages-1Gi":                 *resource.NewQuantity(0, resource.BinarySI),
 		"hugepages-2Mi":                 *resource.NewQuantity(0, resource.BinarySI),
 	}
+	// Allocatable keeps back what the node itself needs: the eviction margins
+	// (100 MiB of memory, a tenth of the disk) and whatever was reserved.
+	reserved := corev1.ResourceList{
+		corev1.ResourceMemory:           *resource.NewQuantity(100<<20, resource.BinarySI),
+		corev1.ResourceEphemeralStorage: *resource.NewQuantity(diskCapacity(k.cfg.RootDir)/10, resource.BinarySI),
+	}
+	for name, q := range k.cfg.Reserved {
+		cur := reserved[name]
+		cur.Add(q)
+		reserved[name] = cur
+	}
 	allocatable := corev1.ResourceList{}
 	for name, q := range capacity {
 		a := q.DeepCopy()
-		if r, ok := k.cfg.Reserved[name]; ok {
+		if r, ok := reserved[name]; ok {
 			a.Sub(r)
 		}
 		if a.Sign() < 0 {

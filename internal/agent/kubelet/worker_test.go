@@ -39,6 +39,7 @@ func newTestNode(t *testing.T, objs ...*corev1.Pod) *testNode {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	k.ctx = ctx
+	k.memCap.Store(8 << 30)
 	close(k.started)
 	return &testNode{k: k, rt: rt, clock: clk, client: client}
 }
@@ -387,6 +388,10 @@ func TestNodeStatusFollowsRuntime(t *testing.T) {
 	}
 	if len(st.Conditions) != 4 || st.DaemonEndpoints.KubeletEndpoint.Port != 10250 || st.NodeInfo.KubeletVersion != "v1.32.4" || st.NodeInfo.ContainerRuntimeVersion != "containerd://1.6.20" {
 		t.Errorf("status %+v", st)
+	}
+	capMem, allocMem := st.Capacity[corev1.ResourceMemory], st.Allocatable[corev1.ResourceMemory]
+	if capMem.Value()-allocMem.Value() != 100<<20 {
+		t.Errorf("allocatable memory %s of %s: want 100Mi kept back", allocMem.String(), capMem.String())
 	}
 	if st.Addresses[0].Address != "10.200.0.2" || st.Addresses[0].Type != corev1.NodeInternalIP {
 		t.Errorf("addresses %+v", st.Addresses)
