@@ -348,6 +348,9 @@ func TestImmutableAndInvalidUpdates(t *testing.T) {
 	}
 	d.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "other"}}
 	d.Spec.Template.Labels = map[string]string{"app": "other"}
+	// Unconditional (no resourceVersion): the deployment controller writes the
+	// object too, and a conflict is not what this test is about.
+	d.ResourceVersion = ""
 	_, err = cs.AppsV1().Deployments(ns).Update(ctx, d, metav1.UpdateOptions{})
 	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.selector") {
 		t.Fatalf("changing an immutable selector: %v", err)
