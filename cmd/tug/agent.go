@@ -18,6 +18,7 @@ import (
 func newAgentCmd() *cobra.Command {
 	cfg := agent.Config{}
 	nodeCfg := node.Config{}
+	var systemReserved []string
 	var cpu, memory, pods, storage string
 	var labels []string
 	cmd := &cobra.Command{
@@ -55,6 +56,11 @@ acting, as if it had died.`,
 				cfg.HollowNodes.Labels[k] = v
 			}
 			nodeCfg.Labels = cfg.HollowNodes.Labels
+			reserved, err := parseReserved(systemReserved)
+			if err != nil {
+				return err
+			}
+			nodeCfg.Reserved = reserved
 			cfg.Runner = &node.Runner{Config: nodeCfg}
 			return agent.Run(cmd.Context(), cfg)
 		},
@@ -90,5 +96,6 @@ acting, as if it had died.`,
 	f.StringVar(&nodeCfg.ManifestsDir, "manifests-dir", "", "directory of static pod manifests (default DATA/manifests)")
 	f.StringVar(&nodeCfg.PauseBinary, "pause-binary", "", "static pause program for the sandbox image (default: pause next to tug)")
 	f.IntVar(&nodeCfg.Port, "port", 10250, "the node's HTTPS port")
+	f.StringSliceVar(&systemReserved, "system-reserved", nil, "resources kept back from pods besides the eviction margins, like cpu=100m,memory=256Mi")
 	return cmd
 }

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"tug/internal/agent/network"
 	"tug/internal/up"
@@ -11,7 +15,7 @@ import (
 
 func newUpCmd() *cobra.Command {
 	cfg := up.Config{}
-	var dns []string
+	var dns, systemReserved []string
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run a one-node cluster on this machine: the control plane and a node in one process",
@@ -23,6 +27,11 @@ the namespace (and the bridge, once no other node uses it); the data dir stays.`
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg.Node.ClusterDNS = dns
+			reserved, err := parseReserved(systemReserved)
+			if err != nil {
+				return err
+			}
+			cfg.Node.Reserved = reserved
 			return up.Run(cmd.Context(), cfg)
 		},
 	}
@@ -42,5 +51,23 @@ the namespace (and the bridge, once no other node uses it); the data dir stays.`
 	f.StringSliceVar(&dns, "cluster-dns", nil, "cluster DNS server addresses for pods (default: the node's own resolver)")
 	f.StringVar(&cfg.Node.ClusterDomain, "cluster-domain", "cluster.local", "the cluster's DNS domain")
 	f.StringVar(&cfg.Node.PauseBinary, "pause-binary", "", "static pause program for the sandbox image (default: pause next to tug)")
+	f.StringSliceVar(&systemReserved, "system-reserved", nil, "resources kept back from pods besides the eviction margins, like cpu=100m,memory=256Mi")
 	return cmd
+}
+
+// parseReserved reads NAME=QUANTITY pairs.
+func parseReserved(pairs []string) (corev1.ResourceList, error) {
+	out := corev1.ResourceList{}
+	for _, p := range pairs {
+		name, val, ok := strings.Cut(p, "=")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("--system-reserved: %q is not NAME=QUANTITY", p)
+		}
+		q, err := resource.ParseQuantity(val)
+		if err != nil {
+			return nil, fmt.Errorf("--system-reserved %s: %w", name, err)
+		}
+		out[corev1.ResourceName(name)] = q
+	}
+	return out, nil
 }
