@@ -19,8 +19,9 @@ import (
 // (signer kubernetes.io/kubelet-serving). The requester must be the node the
 // request names, and every name and address in it must be the node's own: its
 // name, or an address its Node publishes. A request for a Node that is not
-// registered yet, or that publishes no addresses yet, is retried (an error
-// requeues it). ok false leaves the request to a person.
+// registered yet, or does not publish those addresses (yet), is retried (an
+// error requeues it, with growing delays). ok false leaves the request to a
+// person.
 func (a *Approver) servingApproval(ctx context.Context, csr *certificatesv1.CertificateSigningRequest, req *x509.CertificateRequest) (msg string, ok bool, err error) {
 	if err := checkNodeServing(csr, req); err != nil {
 		return "", false, nil // the signer reports malformed requests
@@ -42,8 +43,9 @@ func (a *Approver) servingApproval(ctx context.Context, csr *certificatesv1.Cert
 		return "", false, fmt.Errorf("serving certificate request %s: node %s publishes no addresses yet", csr.Name, name)
 	}
 	if err := ownNames(node, req); err != nil {
-		slog.Info("serving certificate request left pending", "csr", csr.Name, "node", name, "reason", err)
-		return "", false, nil
+		// Retried: a node that restarts on a new address asks before its Node
+		// shows the address.
+		return "", false, fmt.Errorf("serving certificate request %s not approved yet: %w", csr.Name, err)
 	}
 	return fmt.Sprintf("node serving certificate approved: %s asks for its own name and addresses", csr.Spec.Username), true, nil
 }

@@ -31,9 +31,9 @@ func TestServingApproval(t *testing.T) {
 	}{
 		{"own name and address", csrOf(t, "a", certificatesv1.KubeletServingSignerName, "system:node:n1", nodes, serving, own), n1, true, false},
 		{"another node's address", csrOf(t, "b", certificatesv1.KubeletServingSignerName, "system:node:n1", nodes, serving,
-			reqSpec{cn: "system:node:n1", orgs: []string{"system:nodes"}, dns: []string{"n1"}, ips: []string{"10.0.0.6"}}), n1, false, false},
+			reqSpec{cn: "system:node:n1", orgs: []string{"system:nodes"}, dns: []string{"n1"}, ips: []string{"10.0.0.6"}}), n1, false, true},
 		{"a name that is not the node's", csrOf(t, "c", certificatesv1.KubeletServingSignerName, "system:node:n1", nodes, serving,
-			reqSpec{cn: "system:node:n1", orgs: []string{"system:nodes"}, dns: []string{"kubernetes.default"}}), n1, false, false},
+			reqSpec{cn: "system:node:n1", orgs: []string{"system:nodes"}, dns: []string{"kubernetes.default"}}), n1, false, true},
 		{"asked by another node", csrOf(t, "d", certificatesv1.KubeletServingSignerName, "system:node:n2", nodes, serving, own), n1, false, false},
 		{"asked by a user", csrOf(t, "e", certificatesv1.KubeletServingSignerName, "system:node:n1", []string{"system:authenticated"}, serving, own), n1, false, false},
 		{"node not registered yet", csrOf(t, "f", certificatesv1.KubeletServingSignerName, "system:node:n1", nodes, serving, own), nil, false, true},
