@@ -1,7 +1,10 @@
 package registry
 
 import (
+	"strconv"
+
 	"context"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,6 +25,20 @@ func init() {
 		Generation: true,
 		Strategy: Strategy{
 			Default: func(obj runtime.Object) { defaultDaemonSet(obj.(*appsv1.DaemonSet)) },
+			PrepareForCreate: func(_ context.Context, obj runtime.Object) {
+				setTemplateGeneration(obj.(*appsv1.DaemonSet), 1)
+			},
+			PrepareForUpdate: func(_ context.Context, obj, old runtime.Object) {
+				n, o := obj.(*appsv1.DaemonSet), old.(*appsv1.DaemonSet)
+				gen, _ := strconv.ParseInt(o.Annotations[templateGenerationAnnotation], 10, 64)
+				if gen == 0 {
+					gen = 1
+				}
+				if !apiequality.Semantic.DeepEqual(n.Spec.Template, o.Spec.Template) {
+					gen++
+				}
+				setTemplateGeneration(n, gen)
+			},
 			Validate: func(_ context.Context, obj runtime.Object) field.ErrorList {
 				return validateDaemonSet(obj.(*appsv1.DaemonSet))
 			},
@@ -114,4 +131,15 @@ func validateDaemonSet(ds *appsv1.DaemonSet) field.ErrorList {
 			[]string{string(appsv1.OnDeleteDaemonSetStrategyType), string(appsv1.RollingUpdateDaemonSetStrategyType)}))
 	}
 	return errs
+}
+
+// templateGenerationAnnotation counts changes of a DaemonSet's pod template; the
+// controller labels pods with it (pod-template-generation).
+const templateGenerationAnnotation = "deprecated.daemonset.template.generation"
+
+func setTemplateGeneration(ds *appsv1.DaemonSet, gen int64) {
+	if ds.Annotations == nil {
+		ds.Annotations = map[string]string{}
+	}
+	ds.Annotations[templateGenerationAnnotation] = strconv.FormatInt(gen, 10)
 }
