@@ -37,6 +37,9 @@ func Default(d Deps) Chain {
 	if d.Authorizer != nil && d.Rules != nil {
 		c = append(c, RBACEscalation{Authorizer: d.Authorizer, Rules: d.Rules})
 	}
+	if d.Authorizer != nil {
+		c = append(c, CSRSigners{Authorizer: d.Authorizer})
+	}
 	return c
 }
 
