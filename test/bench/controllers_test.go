@@ -190,7 +190,13 @@ func BenchmarkDeployment3000On1000Nodes(b *testing.B) {
 	waitRolledOut(b, cs, "default", "big", created.Generation, replicas, 15*time.Minute)
 	createTime := time.Since(start)
 	ms.end()
-	b.Logf("all %d pods created after %s, bound after %s, Ready after %s", replicas, ms.created.Round(100*time.Millisecond), ms.bound.Round(100*time.Millisecond), ms.ready.Round(100*time.Millisecond))
+	seen := func(d time.Duration) string {
+		if d == 0 {
+			return "not seen by the poller before the Deployment was done"
+		}
+		return d.Round(100 * time.Millisecond).String()
+	}
+	b.Logf("all %d pods created after %s, bound after %s, Ready after %s", replicas, seen(ms.created), seen(ms.bound), seen(ms.ready))
 	cpu1, _ := cpuSeconds(pid)
 	createRSS := rss.reset()
 
