@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"tug/internal/registry"
@@ -417,9 +418,13 @@ func (s *Server) serveFinalize(w http.ResponseWriter, r *http.Request, info *req
 
 // serveConnect hands logs, exec, attach, port-forward and proxy to the node agent.
 func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, info *requestInfo, res *registry.Resource) {
-	o, err := s.stores[res].Get(r.Context(), info.Namespace, info.Name, "")
+	name := info.Name
+	if info.Subresource == "proxy" {
+		name = proxiedName(name)
+	}
+	o, err := s.stores[res].Get(r.Context(), info.Namespace, name, "")
 	if err != nil {
-		writeError(w, r, s.named(res, err, info.Name))
+		writeError(w, r, s.named(res, err, name))
 		return
 	}
 	if pod, ok := o.Obj.(*corev1.Pod); ok && pod.Spec.NodeName == "" {
@@ -431,6 +436,14 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request, info *requ
 		return
 	}
 	s.cfg.Connector.Connect(w, r, ConnectTarget{Resource: info.Resource, Subresource: info.Subresource, Namespace: info.Namespace, Name: info.Name, Object: o.Obj})
+}
+
+// proxiedName is the object a proxy request names as [scheme:]name[:port].
+func proxiedName(n string) string {
+	if _, name, _, ok := utilnet.SplitSchemeNamePort(n); ok {
+		return name
+	}
+	return n
 }
 
 func fieldErrs(path string, value interface{}, msg string) field.ErrorList {

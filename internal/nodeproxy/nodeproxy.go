@@ -1,6 +1,7 @@
 // Package nodeproxy carries the API server's streaming subresources to node
-// agents: pods/log, pods/exec, pods/attach, pods/portforward and nodes/proxy
-// are forwarded over TLS to the agent of the pod's node, at the address and
+// agents: pods/log, pods/exec, pods/attach, pods/portforward, pods/proxy,
+// services/proxy (to a ready pod the service selects) and nodes/proxy are
+// forwarded over TLS to the agent of the pod's node, at the address and
 // port the Node publishes. The API server presents its own client certificate
 // (the only one agents let in) and checks the agent's serving certificate
 // against the cluster CA. Logs stream as they come; exec, attach and
@@ -16,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -26,6 +28,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 
 	"tug/internal/apiserver"
 	"tug/internal/nodeproxy/upgrade"
@@ -35,6 +39,9 @@ import (
 type Config struct {
 	// Node reads a Node (its addresses and the agent's port).
 	Node func(ctx context.Context, name string) (*corev1.Node, error)
+	// Pods lists the pods of a namespace that selector matches (the backends
+	// of services/proxy).
+	Pods func(ctx context.Context, namespace string, selector labels.Selector) ([]*corev1.Pod, error)
 	// ClientCert is the API server's identity towards agents.
 	ClientCert tls.Certificate
 	// RootCAs check the agents' serving certificates.
@@ -69,10 +76,11 @@ func New(cfg Config) *Proxy {
 	return p
 }
 
-// SetNodes sets how Nodes are read (the API server's storage exists only after
-// the server that needs the proxy is built).
-func (p *Proxy) SetNodes(f func(ctx context.Context, name string) (*corev1.Node, error)) {
-	p.cfg.Node = f
+// SetNodes sets how Nodes and pods are read (the API server's storage exists
+// only after the server that needs the proxy is built).
+func (p *Proxy) SetNodes(nodes func(ctx context.Context, name string) (*corev1.Node, error),
+	pods func(ctx context.Context, namespace string, selector labels.Selector) ([]*corev1.Pod, error)) {
+	p.cfg.Node, p.cfg.Pods = nodes, pods
 }
 
 func (p *Proxy) tlsConfig() *tls.Config {
@@ -93,7 +101,13 @@ type Target struct {
 
 // Connect serves one streaming request.
 func (p *Proxy) Connect(w http.ResponseWriter, r *http.Request, t apiserver.ConnectTarget) {
-	target, err := Resolve(t, r)
+	var target Target
+	var err error
+	if t.Resource == "services" && t.Subresource == "proxy" {
+		target, err = p.resolveService(r.Context(), t, r)
+	} else {
+		target, err = Resolve(t, r)
+	}
 	if err != nil {
 		writeStatus(w, err)
 		return
@@ -136,11 +150,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, u *url.URL, node
 		return
 	}
 	out.ContentLength = r.ContentLength
-	for _, h := range []string{"Accept", "Content-Type", "Accept-Encoding"} {
-		if v := r.Header.Values(h); len(v) > 0 {
-			out.Header[h] = v
-		}
-	}
+	upgrade.CopyHeaders(out.Header, r.Header)
 	resp, err := p.transport.RoundTrip(out)
 	if err != nil {
 		writeStatus(w, unreachable(node, err))
@@ -234,7 +244,12 @@ func Resolve(t apiserver.ConnectTarget, r *http.Request) (Target, error) {
 		if t.Subresource != "proxy" {
 			return Target{}, apierrors.NewNotFound(corev1.Resource("nodes/"+t.Subresource), t.Name)
 		}
-		return Target{Node: t.Name, Path: "/" + proxyRest(r.URL.Path, t.Name), Query: q}, nil
+		// A port in the name is ignored: the agent's own port is where it serves.
+		_, name, _, ok := utilnet.SplitSchemeNamePort(t.Name)
+		if !ok {
+			return Target{}, apierrors.NewBadRequest(fmt.Sprintf("invalid node name %q", t.Name))
+		}
+		return Target{Node: name, Path: "/" + proxyRest(r.URL.Path, "nodes", t.Name), Query: q}, nil
 	case "pods":
 	default:
 		return Target{}, apierrors.NewServiceUnavailable(fmt.Sprintf("%s/%s is not served yet", t.Resource, t.Subresource))
@@ -282,6 +297,12 @@ func Resolve(t apiserver.ConnectTarget, r *http.Request) (Target, error) {
 			out["command"] = q["command"]
 		}
 		return Target{Node: pod.Spec.NodeName, Path: "/" + t.Subresource + base + "/" + url.PathEscape(name), Query: out}, nil
+	case "proxy":
+		scheme, _, port, ok := utilnet.SplitSchemeNamePort(t.Name)
+		if !ok {
+			return Target{}, apierrors.NewBadRequest(fmt.Sprintf("invalid pod proxy name %q: want [scheme:]name[:port]", t.Name))
+		}
+		return podProxyTarget(pod, scheme, port, proxyRest(r.URL.Path, "pods", t.Name), q), nil
 	case "portforward":
 		out := url.Values{}
 		if ps := q["ports"]; len(ps) > 0 {
@@ -292,9 +313,91 @@ func Resolve(t apiserver.ConnectTarget, r *http.Request) (Target, error) {
 	return Target{}, apierrors.NewServiceUnavailable(fmt.Sprintf("pods/%s is not served yet", t.Subresource))
 }
 
-// proxyRest is what follows .../nodes/NAME/proxy in a request path.
-func proxyRest(path, name string) string {
-	marker := "/nodes/" + name + "/proxy"
+// resolveService picks a ready pod behind a service for services/proxy and
+// targets the pod port the service port leads to.
+func (p *Proxy) resolveService(ctx context.Context, t apiserver.ConnectTarget, r *http.Request) (Target, error) {
+	svc, ok := t.Object.(*corev1.Service)
+	if !ok {
+		return Target{}, errors.New("service proxy request without its service")
+	}
+	scheme, _, portName, ok := utilnet.SplitSchemeNamePort(t.Name)
+	if !ok {
+		return Target{}, apierrors.NewBadRequest(fmt.Sprintf("invalid service proxy name %q: want [scheme:]name[:port]", t.Name))
+	}
+	var sp *corev1.ServicePort
+	for i := range svc.Spec.Ports {
+		port := &svc.Spec.Ports[i]
+		if portName == "" && len(svc.Spec.Ports) == 1 || portName != "" && (port.Name == portName || strconv.Itoa(int(port.Port)) == portName) {
+			sp = port
+			break
+		}
+	}
+	if sp == nil {
+		if portName == "" {
+			return Target{}, apierrors.NewBadRequest(fmt.Sprintf("service %s has several ports: name one as %s:PORT", svc.Name, svc.Name))
+		}
+		return Target{}, apierrors.NewServiceUnavailable(fmt.Sprintf("no service port %q found for service %q", portName, svc.Name))
+	}
+	noEndpoints := apierrors.NewServiceUnavailable(fmt.Sprintf("no endpoints available for service %q", svc.Name))
+	if len(svc.Spec.Selector) == 0 || p.cfg.Pods == nil {
+		return Target{}, noEndpoints
+	}
+	pods, err := p.cfg.Pods(ctx, svc.Namespace, labels.SelectorFromSet(svc.Spec.Selector))
+	if err != nil {
+		return Target{}, err
+	}
+	var ready []*corev1.Pod
+	for _, pod := range pods {
+		if pod.DeletionTimestamp == nil && pod.Spec.NodeName != "" && pod.Status.PodIP != "" && podReady(pod) {
+			ready = append(ready, pod)
+		}
+	}
+	if len(ready) == 0 {
+		return Target{}, noEndpoints
+	}
+	pod := ready[rand.IntN(len(ready))]
+	port := sp.TargetPort.String()
+	if sp.TargetPort.IntValue() == 0 && sp.TargetPort.StrVal == "" {
+		port = strconv.Itoa(int(sp.Port))
+	}
+	return podProxyTarget(pod, scheme, port, proxyRest(r.URL.Path, "services", t.Name), r.URL.Query()), nil
+}
+
+// podProxyTarget is the agent path of an HTTP request to a pod's port.
+func podProxyTarget(pod *corev1.Pod, scheme, port, rest string, q url.Values) Target {
+	if scheme == "" {
+		scheme = "http"
+	}
+	if port == "" {
+		port = defaultPort(pod)
+	}
+	return Target{Node: pod.Spec.NodeName, Query: q,
+		Path: "/proxyPod/" + url.PathEscape(pod.Namespace) + "/" + url.PathEscape(pod.Name) + "/" + scheme + "/" + url.PathEscape(port) + "/" + rest}
+}
+
+func podReady(pod *corev1.Pod) bool {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// defaultPort is the port a pod proxy request without one goes to: the
+// pod's first declared container port, else 80.
+func defaultPort(pod *corev1.Pod) string {
+	for _, c := range pod.Spec.Containers {
+		if len(c.Ports) > 0 {
+			return strconv.Itoa(int(c.Ports[0].ContainerPort))
+		}
+	}
+	return "80"
+}
+
+// proxyRest is what follows .../RESOURCE/NAME/proxy in a request path.
+func proxyRest(path, resource, name string) string {
+	marker := "/" + resource + "/" + name + "/proxy"
 	i := strings.Index(path, marker)
 	if i < 0 {
 		return ""

@@ -19,6 +19,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"tug/internal/apiserver"
 	"tug/internal/auth"
@@ -79,6 +81,17 @@ func TestResolve(t *testing.T) {
 		{name: "port-forward with ports", target: apiserver.ConnectTarget{Resource: "pods", Subresource: "portforward", Object: testPod()},
 			reqPath: "/api/v1/namespaces/team/pods/web/portforward?ports=80&ports=443",
 			want:    Target{Node: "n1", Path: "/portForward/team/web", Query: url.Values{"ports": {"80", "443"}}}},
+		{name: "pod proxy", target: apiserver.ConnectTarget{Resource: "pods", Subresource: "proxy", Name: "web:8080", Object: testPod()},
+			reqPath: "/api/v1/namespaces/team/pods/web:8080/proxy/status/x?verbose=1",
+			want:    Target{Node: "n1", Path: "/proxyPod/team/web/http/8080/status/x", Query: url.Values{"verbose": {"1"}}}},
+		{name: "pod proxy with scheme and named port", target: apiserver.ConnectTarget{Resource: "pods", Subresource: "proxy", Name: "https:web:metrics", Object: testPod()},
+			reqPath: "/api/v1/namespaces/team/pods/https:web:metrics/proxy/", want: Target{Node: "n1", Path: "/proxyPod/team/web/https/metrics/", Query: url.Values{}}},
+		{name: "pod proxy default port", target: apiserver.ConnectTarget{Resource: "pods", Subresource: "proxy", Name: "web", Object: testPod()},
+			reqPath: "/api/v1/namespaces/team/pods/web/proxy", want: Target{Node: "n1", Path: "/proxyPod/team/web/http/80/", Query: url.Values{}}},
+		{name: "pod proxy bad scheme", target: apiserver.ConnectTarget{Resource: "pods", Subresource: "proxy", Name: "ftp:web:21", Object: testPod()},
+			reqPath: "/api/v1/namespaces/team/pods/ftp:web:21/proxy/", wantErr: `invalid pod proxy name "ftp:web:21": want [scheme:]name[:port]`},
+		{name: "node proxy with a port", target: apiserver.ConnectTarget{Resource: "nodes", Subresource: "proxy", Name: "n1:10250", Object: node},
+			reqPath: "/api/v1/nodes/n1:10250/proxy/healthz", want: Target{Node: "n1", Path: "/healthz", Query: url.Values{}}},
 		{name: "pod without a node", target: apiserver.ConnectTarget{Resource: "pods", Subresource: "log", Object: unbound},
 			reqPath: "/api/v1/namespaces/team/pods/web/log?container=app", wantErr: "pod web does not have a host assigned"},
 		{name: "node proxy", target: apiserver.ConnectTarget{Resource: "nodes", Subresource: "proxy", Name: "n1", Object: node},
@@ -192,7 +205,7 @@ func newAgentFixture(t *testing.T, agentHandler http.Handler, trusted bool) *age
 		pn, _ := strconv.Atoi(port)
 		n.Status.DaemonEndpoints.KubeletEndpoint.Port = int32(pn)
 		return n, nil
-	})
+	}, nil)
 	f.api = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sub := "log"
 		for _, s := range []string{"exec", "portforward"} {
@@ -332,5 +345,74 @@ func TestProxyJoinsUpgrades(t *testing.T) {
 	r := <-f.seen
 	if r.URL.Path != "/exec/team/web/app" || r.URL.Query()["command"][0] != "sh" {
 		t.Errorf("agent saw %s", r.URL)
+	}
+}
+
+func TestResolveService(t *testing.T) {
+	readyPod := func(name, node, ip string, ready bool) *corev1.Pod {
+		st := corev1.ConditionFalse
+		if ready {
+			st = corev1.ConditionTrue
+		}
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "team", Labels: map[string]string{"app": "web"}},
+			Spec:   corev1.PodSpec{NodeName: node},
+			Status: corev1.PodStatus{PodIP: ip, Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: st}}}}
+	}
+	backends := []*corev1.Pod{readyPod("a", "n1", "10.1.0.2", false), readyPod("b", "n2", "10.1.0.3", true), readyPod("c", "", "", true)}
+	p := New(Config{})
+	p.SetNodes(nil, func(_ context.Context, ns string, sel labels.Selector) ([]*corev1.Pod, error) {
+		var out []*corev1.Pod
+		for _, pod := range backends {
+			if pod.Namespace == ns && sel.Matches(labels.Set(pod.Labels)) {
+				out = append(out, pod)
+			}
+		}
+		return out, nil
+	})
+	svc := func(selector map[string]string, ports ...corev1.ServicePort) *corev1.Service {
+		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "team"}, Spec: corev1.ServiceSpec{Selector: selector, Ports: ports}}
+	}
+	web := map[string]string{"app": "web"}
+	httpPort := corev1.ServicePort{Name: "http", Port: 80, TargetPort: intstr.FromString("www")}
+	metrics := corev1.ServicePort{Name: "metrics", Port: 9090, TargetPort: intstr.FromInt32(9100)}
+	plain := corev1.ServicePort{Port: 8080}
+	cases := []struct {
+		name, svcName, path string
+		svc                 *corev1.Service
+		want                Target
+		wantErr             string
+	}{
+		{name: "only port", svcName: "web", path: "/api/v1/namespaces/team/services/web/proxy/x", svc: svc(web, plain),
+			want: Target{Node: "n2", Path: "/proxyPod/team/b/http/8080/x", Query: url.Values{}}},
+		{name: "port by name to a named target", svcName: "web:http", path: "/api/v1/namespaces/team/services/web:http/proxy/", svc: svc(web, httpPort, metrics),
+			want: Target{Node: "n2", Path: "/proxyPod/team/b/http/www/", Query: url.Values{}}},
+		{name: "port by number with scheme", svcName: "https:web:9090", path: "/api/v1/namespaces/team/services/https:web:9090/proxy/m", svc: svc(web, httpPort, metrics),
+			want: Target{Node: "n2", Path: "/proxyPod/team/b/https/9100/m", Query: url.Values{}}},
+		{name: "several ports, none named", svcName: "web", path: "/api/v1/namespaces/team/services/web/proxy/", svc: svc(web, httpPort, metrics),
+			wantErr: "service web has several ports: name one as web:PORT"},
+		{name: "unknown port", svcName: "web:nope", path: "/api/v1/namespaces/team/services/web:nope/proxy/", svc: svc(web, httpPort),
+			wantErr: `no service port "nope" found for service "web"`},
+		{name: "nothing ready", svcName: "web", path: "/api/v1/namespaces/team/services/web/proxy/", svc: svc(map[string]string{"app": "db"}, plain),
+			wantErr: `no endpoints available for service "web"`},
+		{name: "no selector", svcName: "web", path: "/api/v1/namespaces/team/services/web/proxy/", svc: svc(nil, plain),
+			wantErr: `no endpoints available for service "web"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", tc.path, nil)
+			got, err := p.resolveService(context.Background(), apiserver.ConnectTarget{Resource: "services", Subresource: "proxy", Namespace: "team", Name: tc.svcName, Object: tc.svc}, r)
+			if tc.wantErr != "" {
+				if err == nil || err.Error() != tc.wantErr {
+					t.Fatalf("got %+v, %v; want error %q", got, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Node != tc.want.Node || got.Path != tc.want.Path || got.Query.Encode() != tc.want.Query.Encode() {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
 	}
 }

@@ -6,11 +6,13 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"tug/internal/apiserver"
 	"tug/internal/auth"
 	"tug/internal/nodeproxy"
 	"tug/internal/registry"
+	"tug/internal/storage"
 )
 
 // newNodeProxy builds the connector that carries logs, exec, attach,
@@ -41,5 +43,23 @@ func storedNodes(api *apiserver.Server, reg *registry.Set) func(ctx context.Cont
 			return nil, fmt.Errorf("stored node %s is a %T", name, o.Obj)
 		}
 		return n, nil
+	}
+}
+
+// storedPods lists pods from the API server's storage (its cache).
+func storedPods(api *apiserver.Server, reg *registry.Set) func(ctx context.Context, ns string, sel labels.Selector) ([]*corev1.Pod, error) {
+	store := api.Store(reg.Lookup(corev1.SchemeGroupVersion.WithResource("pods")))
+	return func(ctx context.Context, ns string, sel labels.Selector) ([]*corev1.Pod, error) {
+		res, err := store.List(ctx, storage.ListOptions{Namespace: ns, Label: sel, ResourceVersion: "0"})
+		if err != nil {
+			return nil, err
+		}
+		out := make([]*corev1.Pod, 0, len(res.Items))
+		for _, o := range res.Items {
+			if p, ok := o.Obj.(*corev1.Pod); ok {
+				out = append(out, p)
+			}
+		}
+		return out, nil
 	}
 }

@@ -204,7 +204,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	nodes.SetNodes(storedNodes(api, reg))
+	nodes.SetNodes(storedNodes(api, reg), storedPods(api, reg))
 	if err := wireServiceAllocation(api); err != nil {
 		return err
 	}

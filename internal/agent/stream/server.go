@@ -1,6 +1,6 @@
 // Package stream is the node agent's streaming server: container logs read from
-// the runtime's log files, and exec, attach and port-forward sessions relayed to
-// the container runtime's own streaming server. It answers only the API server,
+// the runtime's log files, exec, attach and port-forward sessions relayed to
+// the container runtime's own streaming server, and HTTP to pods' ports. It answers only the API server,
 // which proxies `kubectl logs`, `exec`, `attach` and `port-forward` to it.
 //
 // The runtime's streaming server speaks SPDY. Clients reach it in three ways:
@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -78,6 +79,9 @@ type Config struct {
 // Server serves the streaming endpoints.
 type Server struct {
 	cfg Config
+
+	podTransportOnce sync.Once
+	podTransportRT   *http.Transport
 }
 
 // New builds the streaming server.
@@ -103,6 +107,7 @@ type Mux interface {
 //	/exec/{ns}/{pod}[/{uid}]/{container}
 //	/attach/{ns}/{pod}[/{uid}]/{container}
 //	/portForward/{ns}/{pod}[/{uid}]
+//	/proxyPod/{ns}/{pod}/{scheme}/{port}/{path...}  (HTTP to a pod's port)
 func (s *Server) Register(m Mux) { s.routes(m, s.only) }
 
 func (s *Server) routes(m Mux, wrap func(http.HandlerFunc) http.Handler) {
@@ -115,6 +120,9 @@ func (s *Server) routes(m Mux, wrap func(http.HandlerFunc) http.Handler) {
 	}
 	for _, p := range []string{"/portForward/{ns}/{pod}", "/portForward/{ns}/{pod}/{uid}"} {
 		m.Handle(p, wrap(s.servePortForward))
+	}
+	for _, p := range []string{"/proxyPod/{ns}/{pod}/{scheme}/{port}", "/proxyPod/{ns}/{pod}/{scheme}/{port}/{path...}"} {
+		m.Handle(p, wrap(s.servePodProxy))
 	}
 }
 

@@ -81,17 +81,22 @@ func OutRequest(r *http.Request, target string) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	for k, vs := range r.Header {
-		if dropHeader(k) {
-			continue
-		}
-		out.Header[k] = append([]string(nil), vs...)
-	}
+	CopyHeaders(out.Header, r.Header)
 	if IsUpgrade(r) {
 		out.Header.Set("Connection", "Upgrade")
 		out.Header.Set("Upgrade", r.Header.Get("Upgrade"))
 	}
 	return out, nil
+}
+
+// CopyHeaders adds the headers of src that go on past a hop to dst.
+func CopyHeaders(dst, src http.Header) {
+	for k, vs := range src {
+		if dropHeader(k) {
+			continue
+		}
+		dst[k] = append([]string(nil), vs...)
+	}
 }
 
 // dropHeader says which client headers stop at this hop: credentials,
@@ -147,12 +152,7 @@ func Forward(w http.ResponseWriter, out *http.Request, conn net.Conn) error {
 // CopyResponse writes resp (status, headers, body) to w and closes its body.
 func CopyResponse(w http.ResponseWriter, resp *http.Response) {
 	defer resp.Body.Close()
-	for k, vs := range resp.Header {
-		if dropHeader(k) {
-			continue
-		}
-		w.Header()[k] = vs
-	}
+	CopyHeaders(w.Header(), resp.Header)
 	w.WriteHeader(resp.StatusCode)
 	_, _ = io.Copy(w, resp.Body)
 }
