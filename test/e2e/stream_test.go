@@ -54,27 +54,26 @@ spec:
     command: [sh, -c, 'n=$(cat /d/n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /d/n; echo run-$n; if [ $n -ge 2 ]; then exec sleep 3600; fi; exit 1']
     volumeMounts: [{name: d, mountPath: /d}]
   volumes: [{name: d, emptyDir: {}}]
+
 ---
 apiVersion: v1
 kind: Pod
-metadata: {name: brief}
-spec:
-  nodeName: NODE
-  restartPolicy: Never
-  containers:
-  - name: main
-    image: busybox
-    command: [sh, -c, 'sleep 3; for i in 1 2 3; do echo tick-$i; sleep 1; done']
----
-apiVersion: v1
-kind: Pod
-metadata: {name: web}
+metadata: {name: web, labels: {app: web}}
 spec:
   nodeName: NODE
   containers:
   - name: httpd
     image: busybox
-    command: [sh, -c, 'mkdir -p /www; echo hello-through-port-forward > /www/index.html; exec httpd -f -p 80 -h /www']
+    command: [sh, -c, 'mkdir -p /www/sub; echo hello-through-port-forward > /www/index.html; echo deeper > /www/sub/page.txt; exec httpd -f -p 80 -h /www']
+    ports: [{name: http, containerPort: 80}]
+    readinessProbe: {tcpSocket: {port: 80}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{name: www, port: 8080, targetPort: http}]
 ---
 apiVersion: v1
 kind: Pod
@@ -159,6 +158,7 @@ spec:
 			t.Errorf("node proxy healthz: %q", out)
 		}
 	})
+	t.Run("Proxy", func(t *testing.T) { testProxy(t, c, ns) })
 	t.Run("RBAC", func(t *testing.T) { testStreamingRBAC(t, c, ns) })
 }
 
@@ -250,7 +250,20 @@ func testLogs(t *testing.T, c *nodeCluster, ns string) {
 		}
 	})
 	t.Run("since", func(t *testing.T) {
-		// Nothing was written in the last second: the talker is quiet since "late".
+		// The talker is quiet after "late": once two seconds have passed, the
+		// last second holds nothing.
+		out := k(t, c.s, "logs", "-n", ns, "talker", "-c", "main", "--timestamps", "--tail=1")
+		m := stampRE.FindStringSubmatch(strings.TrimSpace(out))
+		if m == nil || m[3] != "late" {
+			t.Fatalf("last line %q", out)
+		}
+		lateAt, err := time.Parse(time.RFC3339Nano, m[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Until(lateAt.Add(2 * time.Second)); d > 0 {
+			time.Sleep(d)
+		}
 		if out := k(t, c.s, "logs", "-n", ns, "talker", "-c", "main", "--since=1s"); out != "" {
 			t.Errorf("--since=1s: %q", out)
 		}
@@ -264,13 +277,29 @@ func testLogs(t *testing.T, c *nodeCluster, ns string) {
 }
 
 func testLogsFollow(t *testing.T, c *nodeCluster, ns string) {
-	c.waitPod(t, ns, "brief", 60*time.Second, "started", func(p *corev1.Pod) bool {
-		return len(p.Status.ContainerStatuses) == 1 && (p.Status.ContainerStatuses[0].State.Running != nil || p.Status.ContainerStatuses[0].State.Terminated != nil)
-	})
+	c.apply(t, ns, `
+apiVersion: v1
+kind: Pod
+metadata: {name: brief}
+spec:
+  nodeName: NODE
+  restartPolicy: Never
+  containers:
+  - name: main
+    image: busybox
+    command: [sh, -c, 'sleep 2; for i in 1 2 3; do echo tick-$i; sleep 1; done']
+`)
+	c.waitPod(t, ns, "brief", 60*time.Second, "running", func(p *corev1.Pod) bool { return running(p) })
 	start := time.Now()
 	out, errOut, code := kubectlEnv(c.s, nil, nil, 60*time.Second, "logs", "-f", "-n", ns, "brief")
+	took := time.Since(start)
 	if code != 0 || out != "tick-1\ntick-2\ntick-3\n" {
-		t.Fatalf("logs -f: exit %d after %s, stdout %q stderr %q", code, time.Since(start), out, errOut)
+		t.Fatalf("logs -f: exit %d after %s, stdout %q stderr %q", code, took, out, errOut)
+	}
+	// The ticks are two seconds apart from first to last: the log was followed
+	// while they came, and ended when the container did.
+	if took < time.Second {
+		t.Errorf("logs -f ended after %s, before the container could have written its ticks", took)
 	}
 }
 
@@ -441,6 +470,28 @@ func testPortForward(t *testing.T, c *nodeCluster, ns string, env []string) {
 		if resp.StatusCode != 200 || string(body) != "hello-through-port-forward\n" {
 			t.Fatalf("GET through port-forward: %d %q", resp.StatusCode, body)
 		}
+	}
+}
+
+// testProxy reaches the web pod's HTTP server through the API server's pod
+// and service proxies.
+func testProxy(t *testing.T, c *nodeCluster, ns string) {
+	c.waitPod(t, ns, "web", 60*time.Second, "ready", podReady)
+	cases := []struct{ path, want string }{
+		{"/api/v1/namespaces/" + ns + "/pods/web/proxy/", "hello-through-port-forward\n"},
+		{"/api/v1/namespaces/" + ns + "/pods/web:http/proxy/sub/page.txt", "deeper\n"},
+		{"/api/v1/namespaces/" + ns + "/pods/http:web:80/proxy/sub/page.txt", "deeper\n"},
+		{"/api/v1/namespaces/" + ns + "/services/web/proxy/sub/page.txt", "deeper\n"},
+		{"/api/v1/namespaces/" + ns + "/services/web:www/proxy/", "hello-through-port-forward\n"},
+	}
+	for _, tc := range cases {
+		if out := k(t, c.s, "get", "--raw", tc.path); out != tc.want {
+			t.Errorf("GET %s: %q, want %q", tc.path, out, tc.want)
+		}
+	}
+	errOut := kFail(t, c.s, "get", "--raw", "/api/v1/namespaces/"+ns+"/pods/web:81/proxy/")
+	if !strings.Contains(errOut, "error trying to reach pod web on port 81") {
+		t.Errorf("proxy to a closed port: %q", errOut)
 	}
 }
 
