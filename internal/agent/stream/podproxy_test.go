@@ -29,7 +29,7 @@ func TestPodProxy(t *testing.T) {
 	l.Close()
 	pods := map[string]*corev1.Pod{
 		"web": {ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns"},
-			Spec: corev1.PodSpec{NodeName: "n", Containers: []corev1.Container{{Name: "c", Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: int32(pn)}}}}},
+			Spec:   corev1.PodSpec{NodeName: "n", Containers: []corev1.Container{{Name: "c", Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: int32(pn)}}}}},
 			Status: corev1.PodStatus{PodIP: "127.0.0.1"}},
 		"new": {ObjectMeta: metav1.ObjectMeta{Name: "new", Namespace: "ns"}, Spec: corev1.PodSpec{NodeName: "n"}},
 	}
