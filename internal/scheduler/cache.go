@@ -271,12 +271,41 @@ func (c *Cache) setPodLocked(pod *corev1.Pod) {
 }
 
 // relevantChange reports whether a bound pod changed in a way that affects the
-// rules (labels, requests, ports, affinity).
+// rules. The spec of a bound pod is immutable but for a few fields, of which
+// only container resources (in-place resize) matter here, so labels and
+// resources are all that is compared; this runs for every status update.
 func relevantChange(a, b *corev1.Pod) bool {
 	if !labels.Equals(a.Labels, b.Labels) || a.Namespace != b.Namespace {
 		return true
 	}
-	return !podSpecSchedulingEqual(&a.Spec, &b.Spec)
+	return !containersResourcesEqual(a.Spec.Containers, b.Spec.Containers) ||
+		!containersResourcesEqual(a.Spec.InitContainers, b.Spec.InitContainers)
+}
+
+func containersResourcesEqual(a, b []corev1.Container) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !resourceListEqual(a[i].Resources.Requests, b[i].Resources.Requests) ||
+			!resourceListEqual(a[i].Resources.Limits, b[i].Resources.Limits) {
+			return false
+		}
+	}
+	return true
+}
+
+func resourceListEqual(a, b corev1.ResourceList) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		w, ok := b[k]
+		if !ok || v.Cmp(w) != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // RemovePod forgets a pod (deleted, or no longer counted).

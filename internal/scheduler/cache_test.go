@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 func requested(c *Cache, node string) (milliCPU int64, pods int) {
@@ -100,4 +101,32 @@ func TestCacheLabelChangeRecomputes(t *testing.T) {
 			t.Fatalf("label = %q", got)
 		}
 	})
+}
+
+func TestRelevantChange(t *testing.T) {
+	base := pod("p", 100, 64, on("a"), podLabels("app", "x"))
+	tests := []struct {
+		name   string
+		change func(*corev1.Pod)
+		want   bool
+	}{
+		{"status only", func(p *corev1.Pod) { p.Status.Phase = corev1.PodRunning }, false},
+		{"image", func(p *corev1.Pod) { p.Spec.Containers[0].Image = "other" }, false},
+		{"labels", func(p *corev1.Pod) { p.Labels["app"] = "y" }, true},
+		{"resize", func(p *corev1.Pod) {
+			p.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU] = resource.MustParse("200m")
+		}, true},
+		{"same quantity written differently", func(p *corev1.Pod) {
+			p.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU] = resource.MustParse("0.1")
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := base.DeepCopy()
+			tt.change(q)
+			if got := relevantChange(base, q); got != tt.want {
+				t.Fatalf("relevantChange = %v, want %v", got, tt.want)
+			}
+		})
+	}
 }
