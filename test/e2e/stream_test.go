@@ -151,6 +151,7 @@ spec:
 		t.Run("PortForward"+name, func(t *testing.T) { testPortForward(t, c, ns, env) })
 	}
 	t.Run("ExecWithTerminal", func(t *testing.T) { testExecTTY(t, c, ns) })
+	t.Run("RunInteractive", func(t *testing.T) { testRunInteractive(t, c, ns) })
 	t.Run("Attach", func(t *testing.T) { testAttach(t, c, ns) })
 	t.Run("NodeProxy", func(t *testing.T) {
 		out := k(t, c.s, "get", "--raw", "/api/v1/nodes/"+c.a.Name+"/proxy/healthz")
@@ -342,50 +343,92 @@ func testExec(t *testing.T, c *nodeCluster, ns string, env []string) {
 	}
 }
 
-// testExecTTY runs `kubectl exec -it` under a pseudo-terminal (script), with a
-// terminal size the remote shell must see.
-func testExecTTY(t *testing.T, c *nodeCluster, ns string) {
+// ptySession runs kubectl with args under a pseudo-terminal of 33 rows and 91
+// columns (script), stopped after a minute at most.
+type ptySession struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   *lockedBuffer
+}
+
+func startPTY(t *testing.T, c *nodeCluster, args string) *ptySession {
+	t.Helper()
 	script, err := exec.LookPath("script")
 	if err != nil {
 		t.Skip("script (util-linux) is not installed")
 	}
-	kubectl := fmt.Sprintf("%s --cache-dir %s exec -it -n %s talker -c main -- sh", framework.KubectlPath, filepath.Join(c.s.Dir, "kcache"), ns)
+	kubectl := fmt.Sprintf("%s --cache-dir %s %s", framework.KubectlPath, filepath.Join(c.s.Dir, "kcache"), args)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, script, "-qec", "stty cols 91 rows 33; exec "+kubectl, "/dev/null")
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.s.Kubeconfig, "HOME="+c.s.Dir)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
+	t.Cleanup(cancel)
+	p := &ptySession{out: &lockedBuffer{}}
+	p.cmd = exec.CommandContext(ctx, script, "-qec", "stty cols 91 rows 33; exec "+kubectl, "/dev/null")
+	p.cmd.Env = append(os.Environ(), "KUBECONFIG="+c.s.Kubeconfig, "HOME="+c.s.Dir)
+	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
 	}
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Type once the remote shell prompts.
+	t.Cleanup(func() { _ = p.cmd.Wait() })
+	return p
+}
+
+// waitFor waits until the terminal shows want.
+func (p *ptySession) waitFor(t *testing.T, want string) {
+	t.Helper()
 	eventually(t, 30*time.Second, func() error {
-		if !strings.Contains(out.String(), "# ") {
-			return fmt.Errorf("no prompt yet: %q", out.String())
+		if !strings.Contains(p.out.String(), want) {
+			return fmt.Errorf("no %q yet: %q", want, p.out.String())
 		}
 		return nil
 	})
-	io.WriteString(stdin, "tty; stty size; echo $((6*7))x\n")
-	eventually(t, 30*time.Second, func() error {
-		if !strings.Contains(out.String(), "42x") {
-			return fmt.Errorf("no answer yet: %q", out.String())
-		}
-		return nil
-	})
-	io.WriteString(stdin, "exit 7\n")
-	err = cmd.Wait()
+}
+
+// exitCode waits for kubectl to end.
+func (p *ptySession) exitCode() (int, error) {
+	err := p.cmd.Wait()
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 7 {
-		t.Errorf("exec -it ended with %v, want exit code 7; output %q", err, out.String())
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), nil
 	}
-	got := out.String()
+	return 0, err
+}
+
+// testExecTTY runs `kubectl exec -it` under a pseudo-terminal: the remote
+// shell has a terminal of the local size, and its exit code comes back.
+func testExecTTY(t *testing.T, c *nodeCluster, ns string) {
+	p := startPTY(t, c, "exec -it -n "+ns+" talker -c main -- sh")
+	p.waitFor(t, "# ") // the remote prompt
+	io.WriteString(p.stdin, "tty; stty size; echo $((6*7))x\n")
+	p.waitFor(t, "42x")
+	io.WriteString(p.stdin, "exit 7\n")
+	if code, err := p.exitCode(); code != 7 {
+		t.Errorf("exec -it ended with %d (%v), want exit code 7; output %q", code, err, p.out.String())
+	}
+	got := p.out.String()
 	if !strings.Contains(got, "/dev/pts/") || !strings.Contains(got, "33 91") {
 		t.Errorf("the remote shell has no terminal of 33x91: %q", got)
+	}
+}
+
+// testRunInteractive: `kubectl run -it --rm` creates a pod with a terminal,
+// attaches to it, and deletes it when the shell ends.
+func testRunInteractive(t *testing.T, c *nodeCluster, ns string) {
+	p := startPTY(t, c, "run -it --rm -n "+ns+" shell --image=busybox --restart=Never --overrides='{\"spec\":{\"nodeName\":\""+c.a.Name+"\"}}' -- sh")
+	// The shell may have prompted before kubectl attached: a new line asks again.
+	p.waitFor(t, "If you don't see a command prompt")
+	io.WriteString(p.stdin, "\n")
+	p.waitFor(t, "# ")
+	io.WriteString(p.stdin, "echo inside-$((40+2)); stty size\n")
+	p.waitFor(t, "inside-42")
+	io.WriteString(p.stdin, "exit\n")
+	if code, err := p.exitCode(); code != 0 || err != nil {
+		t.Errorf("run -it ended with %d (%v); output %q", code, err, p.out.String())
+	}
+	got := p.out.String()
+	if !strings.Contains(got, "33 91") || !strings.Contains(got, `pod "shell" deleted`) {
+		t.Errorf("output %q", got)
 	}
 }
 
