@@ -220,6 +220,10 @@ func unreachable(node string, err error) error {
 // (else its external one, else its host name) and the port in its
 // daemonEndpoints.
 func AgentAddress(node *corev1.Node) (string, error) {
+	if strings.HasPrefix(node.Status.NodeInfo.ContainerRuntimeVersion, "hollow://") {
+		// Simulated nodes serve nothing, and their addresses lead nowhere.
+		return "", apierrors.NewServiceUnavailable(fmt.Sprintf("node %s is a hollow node: it runs no containers to stream from", node.Name))
+	}
 	port := node.Status.DaemonEndpoints.KubeletEndpoint.Port
 	if port <= 0 {
 		return "", apierrors.NewServiceUnavailable(fmt.Sprintf("node %s publishes no agent port (status.daemonEndpoints.kubeletEndpoint)", node.Name))

@@ -141,6 +141,11 @@ func TestAgentAddress(t *testing.T) {
 		{"IPv6", node(10250, corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: "fd00::5"}), "[fd00::5]:10250"},
 		{"no port", node(0, corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: "10.0.0.5"}), ""},
 		{"no address", node(10250), ""},
+		{"hollow", func() *corev1.Node {
+			n := node(10250, corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: "100.64.0.9"})
+			n.Status.NodeInfo.ContainerRuntimeVersion = "hollow://v0.1"
+			return n
+		}(), ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
