@@ -212,12 +212,18 @@ func (s *Server) serveLogs(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, apierrors.NewBadRequest(fmt.Sprintf("container %q in pod %q has no log", name, podName)))
 		return
 	}
+	// A followed log asks the runtime at most twice a second whether its
+	// container still runs.
+	var checked time.Time
+	alive := true
 	running := func() bool {
-		st, err := s.cfg.Runtime.ContainerStatus(ctx, id)
-		if err != nil {
-			return false
+		if time.Since(checked) < 500*time.Millisecond {
+			return alive
 		}
-		return st.State == runtimeapi.ContainerState_CONTAINER_RUNNING || st.State == runtimeapi.ContainerState_CONTAINER_CREATED
+		checked = time.Now()
+		st, err := s.cfg.Runtime.ContainerStatus(ctx, id)
+		alive = err == nil && (st.State == runtimeapi.ContainerState_CONTAINER_RUNNING || st.State == runtimeapi.ContainerState_CONTAINER_CREATED)
+		return alive
 	}
 	w.Header().Set("Content-Type", "text/plain")
 	if err := waitForFile(ctx, path, lr.opts.Follow, running); err != nil {
