@@ -38,7 +38,9 @@ spec:
   containers:
   - name: main
     image: busybox
-    command: [sh, -c, 'for i in 1 2 3 4 5; do echo line-$i; done; echo err-line >&2; sleep 3; echo late; exec sleep 3600']
+    # The runtime reads stdout and stderr apart: a pause between them keeps
+    # their order in the log.
+    command: [sh, -c, 'for i in 1 2 3 4 5; do echo line-$i; done; sleep 1; echo err-line >&2; sleep 3; echo late; exec sleep 3600']
   - name: side
     image: busybox
     command: [sh, -c, 'echo side-hello; exec sleep 3600']
