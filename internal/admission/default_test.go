@@ -13,8 +13,8 @@ func TestDefaultChain(t *testing.T) {
 	ns := &fakeNamespaces{cached: map[string]corev1.NamespacePhase{"ns1": corev1.NamespaceActive}}
 	ns.fresh = ns.cached
 	chain := Default(Deps{Namespaces: ns, PriorityClasses: fakeClasses{}, Authorizer: e.Authorizer, Rules: e.Rules})
-	if len(chain) != 5 {
-		t.Fatalf("chain has %d plugins, want 5", len(chain))
+	if len(chain) != 6 {
+		t.Fatalf("chain has %d plugins, want 6", len(chain))
 	}
 	if _, ok := chain[0].(*NamespaceLifecycle); !ok {
 		t.Fatalf("the namespace check must come first, got %T", chain[0])
