@@ -227,11 +227,13 @@ func (c *cache) apply(events []*clientv3.Event) {
 					continue
 				}
 				ch.typ, ch.prev, ch.obj = watch.Deleted, prev, deletedVersion(d.r, prev, d.rev)
+				prev.dropEncodings()
 			} else {
 				prev, had := rc.items.ReplaceOrInsert(d.o)
 				ch.obj = d.o
 				if had {
 					ch.typ, ch.prev = watch.Modified, prev
+					prev.dropEncodings()
 				} else {
 					ch.typ = watch.Added
 				}

@@ -54,3 +54,12 @@ func (o *Object) Matches(ls labels.Selector, fs fields.Selector) bool {
 	}
 	return true
 }
+
+// dropEncodings forgets the cached encodings of a version that has been replaced:
+// it is kept only for watches that resume from an older revision, which are rare
+// and can encode it again.
+func (o *Object) dropEncodings() {
+	o.encMu.Lock()
+	o.enc = nil
+	o.encMu.Unlock()
+}

@@ -62,7 +62,8 @@ func New(client *clientv3.Client, scheme *runtime.Scheme, opts Options) *Storage
 		opts.BookmarkInterval = time.Minute
 	}
 	if opts.EventWindow <= 0 {
-		opts.EventWindow = 20000
+		// Older revisions are still served, by etcd itself (until compaction).
+		opts.EventWindow = 5000
 	}
 	s := &Storage{
 		client:    client,
