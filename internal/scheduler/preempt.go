@@ -25,6 +25,10 @@ const (
 // maxPreemptionCandidates bounds how many nodes are dry-run for preemption.
 func maxPreemptionCandidates(n int) int { return max(100, n/10) }
 
+// maxCostlyCandidates bounds the dry runs that must recompute cluster-wide rules
+// (pod affinity, spread) for every victim tried.
+const maxCostlyCandidates = 20
+
 // Preempt looks for a node where evicting pods of lower priority lets the pod
 // fit: the fewest budget violations, then the lowest highest victim priority,
 // then the smallest sum of victim priorities, then the fewest victims. It
@@ -43,21 +47,25 @@ func (a *Algorithm) Preempt(snap *Snapshot, pi *PodInfo, fe *FitError) (*Preempt
 	hist := map[string]int{}
 	var best *candidate
 	limit := maxPreemptionCandidates(fe.NumAllNodes)
-	found := 0
+	found, costly := 0, 0
+	base := newCycle(snap, pi)
 	offset := 0
 	if len(fe.Failed) > 0 {
 		offset = a.rand.Intn(len(fe.Failed))
 	}
 	for i := range fe.Failed {
 		f := fe.Failed[(offset+i)%len(fe.Failed)]
-		if found >= limit {
+		if found >= limit || costly >= maxCostlyCandidates {
 			break
 		}
 		if f.Status.Unresolvable {
 			hist[preemptNotHelpful]++
 			continue
 		}
-		cand, st := victimsOn(snap, pi, f.Node)
+		if needsRecompute(pi, f.Node) {
+			costly++
+		}
+		cand, st := victimsOn(snap, base, pi, f.Node)
 		if cand == nil {
 			for _, r := range st.Reasons {
 				hist[r]++
@@ -101,7 +109,7 @@ var stNoVictims = &Status{Reasons: []string{preemptNoVictims}}
 // victimsOn finds the fewest pods of lower priority to evict from a node so the
 // pod fits, reprieving first the pods whose eviction would break a disruption
 // budget, then the most important ones.
-func victimsOn(snap *Snapshot, pi *PodInfo, ni *NodeInfo) (*candidate, *Status) {
+func victimsOn(snap *Snapshot, base *cycle, pi *PodInfo, ni *NodeInfo) (*candidate, *Status) {
 	trial := ni.clone()
 	var lower []*PodInfo
 	for _, p := range ni.Pods {
@@ -113,7 +121,13 @@ func victimsOn(snap *Snapshot, pi *PodInfo, ni *NodeInfo) (*candidate, *Status) 
 	if len(lower) == 0 {
 		return nil, stNoVictims
 	}
-	fits := func() *Status { return whatIf(snap, pi, ni, trial) }
+	recompute := needsRecompute(pi, ni)
+	fits := func() *Status {
+		if !recompute {
+			return base.fits(trial)
+		}
+		return whatIf(snap, pi, ni, trial)
+	}
 	if st := fits(); st != nil {
 		return nil, st
 	}
@@ -148,22 +162,27 @@ func victimsOn(snap *Snapshot, pi *PodInfo, ni *NodeInfo) (*candidate, *Status) 
 	return cand, nil
 }
 
+// needsRecompute reports whether removing pods from the node can change the
+// cluster-wide rules for the pod: it has pod (anti-)affinity or spread
+// constraints of its own, or a pod on the node has required anti-affinity.
+// Otherwise the cycle computed once for the whole cluster stays valid.
+func needsRecompute(pi *PodInfo, ni *NodeInfo) bool {
+	return len(pi.RequiredAffinity)+len(pi.RequiredAntiAffinity) > 0 || len(pi.Pod.Spec.TopologySpreadConstraints) > 0 ||
+		len(ni.PodsWithRequiredAnti) > 0
+}
+
 // whatIf checks the pod against a changed copy of one node, recomputing the
-// cluster-wide rules when the pod or the cluster has any.
+// cluster-wide rules over a snapshot in which the copy replaces the node.
 func whatIf(snap *Snapshot, pi *PodInfo, orig, trial *NodeInfo) *Status {
-	s := snap
-	if snap.requiredAntiPods > 0 || len(pi.RequiredAffinity)+len(pi.RequiredAntiAffinity) > 0 || len(pi.Pod.Spec.TopologySpreadConstraints) > 0 {
-		cp := *snap
-		cp.Nodes = make([]*NodeInfo, len(snap.Nodes))
-		for i, n := range snap.Nodes {
-			if n == orig {
-				n = trial
-			}
-			cp.Nodes[i] = n
+	cp := *snap
+	cp.Nodes = make([]*NodeInfo, len(snap.Nodes))
+	for i, n := range snap.Nodes {
+		if n == orig {
+			n = trial
 		}
-		s = &cp
+		cp.Nodes[i] = n
 	}
-	return newCycle(s, pi).fits(trial)
+	return newCycle(&cp, pi).fits(trial)
 }
 
 func moreImportant(a, b *PodInfo) bool {

@@ -425,3 +425,19 @@ func TestHarnessNoSecondPreemptionBeforeTheWatchCatchesUp(t *testing.T) {
 		t.Fatalf("message = %q", msg)
 	}
 }
+
+func TestHarnessPreemptionForAntiAffinity(t *testing.T) {
+	// The only node holds a low-priority pod whose anti-affinity repels the
+	// newcomer: evicting it is what makes room.
+	h := newHarness(t, []*corev1.Node{node("a", 4000, 4096)},
+		pod("loner", 100, 0, on("a"), priority(1), antiAffinity(labelHostname, map[string]string{"app": "web"})),
+		pod("neighbour", 100, 0, on("a"), priority(1)))
+	h.add(pod("web", 100, 0, priority(100), podLabels("app", "web")))
+	h.run()
+	if got := h.message("web"); !strings.Contains(got, "1 node(s) didn't satisfy existing pods anti-affinity rules") {
+		t.Fatalf("message = %q", got)
+	}
+	if len(h.rec.preempted) != 1 || len(h.rec.preempted[0].victims) != 1 || h.rec.preempted[0].victims[0] != "loner" {
+		t.Fatalf("preemption = %+v, want only loner evicted", h.rec.preempted)
+	}
+}
