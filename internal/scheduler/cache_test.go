@@ -130,3 +130,29 @@ func TestRelevantChange(t *testing.T) {
 		})
 	}
 }
+
+func TestNodeChangeMatters(t *testing.T) {
+	base := node("a", 1000, 1024)
+	tests := []struct {
+		name   string
+		change func(*corev1.Node)
+		want   bool
+	}{
+		{"heartbeat", func(n *corev1.Node) { n.Status.Conditions[0].Message = "still fine" }, false},
+		{"images", func(n *corev1.Node) { n.Status.Images = []corev1.ContainerImage{{Names: []string{"busybox"}}} }, false},
+		{"cordon", cordoned, true},
+		{"taint", withTaint("k", "v", corev1.TaintEffectNoSchedule), true},
+		{"label", withLabels("disk", "ssd"), true},
+		{"allocatable", maxPods(5), true},
+		{"not ready", notReady, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := base.DeepCopy()
+			tt.change(n)
+			if got := nodeChangeMatters(base, n); got != tt.want {
+				t.Fatalf("nodeChangeMatters = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
