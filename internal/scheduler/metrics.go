@@ -11,6 +11,7 @@ type metrics struct {
 	attemptDuration prometheus.Histogram
 	bindings        prometheus.Counter
 	preemptions     prometheus.Counter
+	pending         *prometheus.GaugeVec
 }
 
 var (
@@ -40,6 +41,10 @@ func globalMetrics() *metrics {
 				Name: "scheduler_preemption_attempts_total",
 				Help: "Preemptions started (victims chosen).",
 			}),
+			pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+				Name: "scheduler_pending_pods",
+				Help: "Pods waiting to be scheduled, by queue (active, backoff, unschedulable).",
+			}, []string{"queue"}),
 		}
 	})
 	return theMetrics
@@ -48,7 +53,7 @@ func globalMetrics() *metrics {
 // RegisterMetrics adds the scheduler's metrics to a registry (once).
 func RegisterMetrics(r prometheus.Registerer) {
 	m := globalMetrics()
-	for _, c := range []prometheus.Collector{m.attempts, m.attemptDuration, m.bindings, m.preemptions} {
+	for _, c := range []prometheus.Collector{m.attempts, m.attemptDuration, m.bindings, m.preemptions, m.pending} {
 		if err := r.Register(c); err != nil {
 			if _, dup := err.(prometheus.AlreadyRegisteredError); !dup {
 				panic(err)

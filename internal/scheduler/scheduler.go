@@ -97,12 +97,30 @@ func (s *Scheduler) Run(ctx context.Context) {
 		}()
 	}
 	go s.Queue.Run(ctx.Done(), s.clock, 200*time.Millisecond)
+	go s.reportPending(ctx)
 	for s.ScheduleOne(ctx) {
 	}
 	if s.work != nil {
 		close(s.work)
 	}
 	s.wg.Wait()
+}
+
+// reportPending publishes the queue lengths every second.
+func (s *Scheduler) reportPending(ctx context.Context) {
+	t := s.clock.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C():
+			a, b, u := s.Queue.Lengths()
+			s.metrics.pending.WithLabelValues("active").Set(float64(a))
+			s.metrics.pending.WithLabelValues("backoff").Set(float64(b))
+			s.metrics.pending.WithLabelValues("unschedulable").Set(float64(u))
+		}
+	}
 }
 
 // do runs an API call on the worker pool, or inline without one.
