@@ -177,15 +177,19 @@ func applyError(res *registry.Resource, name string, err error) error {
 }
 
 // track records the writer of a non-apply write in managedFields (stored version).
+//
+// Writes to status (and other status-like subresources) by controllers and node
+// agents are not recorded: they are the bulk of a busy cluster's writes, recording
+// them costs about as much as the rest of the write, and status is not something
+// clients apply. Server-side apply to a status subresource still records its fields.
 func (s *Server) track(op *writeOp, live, obj runtime.Object) runtime.Object {
 	if op.manager == "" || s.fields.schemas == nil {
 		return obj
 	}
-	sub := op.subresource
-	if sub != "status" && op.res.Subresources[sub] == nil {
-		sub = ""
+	if op.subresource == "status" || op.res.Subresources[op.subresource] != nil {
+		return obj
 	}
-	fm, err := s.fields.get(op.res, sub)
+	fm, err := s.fields.get(op.res, "")
 	if err != nil {
 		return obj
 	}

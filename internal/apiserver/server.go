@@ -63,6 +63,9 @@ type Config struct {
 	MaxBodyBytes int64
 	// BookmarkInterval is how often a quiet watch gets a BOOKMARK; default 1 minute.
 	BookmarkInterval time.Duration
+	// InProcessTokens authenticate the in-process components on the in-memory
+	// listener (ServeInProcess); they are accepted nowhere else.
+	InProcessTokens auth.TokenAuthenticator
 	// Ready reports whether the server may take traffic (/readyz).
 	Ready func() error
 }
@@ -144,6 +147,46 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, cert tls.Certificate
 	return err
 }
 
+type inProcessKey struct{}
+
+func (s *Server) authenticateInProcess(r *http.Request) (*auth.User, error) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "bearer") || s.cfg.InProcessTokens == nil {
+		return nil, nil
+	}
+	u, ok, err := s.cfg.InProcessTokens.AuthenticateToken(r.Context(), strings.TrimSpace(token))
+	if err != nil || !ok {
+		return nil, err
+	}
+	if !u.InGroup(auth.GroupAuthenticated) {
+		u.Groups = append(u.Groups, auth.GroupAuthenticated)
+	}
+	return u, nil
+}
+
+// ServeInProcess answers unencrypted HTTP/1.1 and HTTP/2 on an in-memory listener
+// (internal/memconn) for components running in this process. Requests on it are
+// authenticated only by InProcessTokens.
+func (s *Server) ServeInProcess(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{
+		Handler:     s.h,
+		ErrorLog:    slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug),
+		ConnContext: func(ctx context.Context, _ net.Conn) context.Context { return context.WithValue(ctx, inProcessKey{}, true) },
+	}
+	srv.Protocols = new(http.Protocols)
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	err := srv.Serve(l)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
 // chain wraps the router with recovery, metrics, authentication and authorization.
 func (s *Server) chain() http.Handler {
 	var h http.Handler = http.HandlerFunc(s.route)
@@ -177,7 +220,13 @@ var publicPaths = map[string]bool{"/version": true, "/healthz": true, "/livez": 
 
 func (s *Server) withAuthentication(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, err := s.cfg.Authenticator.Authenticate(r)
+		var u *auth.User
+		var err error
+		if r.Context().Value(inProcessKey{}) != nil {
+			u, err = s.authenticateInProcess(r)
+		} else {
+			u, err = s.cfg.Authenticator.Authenticate(r)
+		}
 		if err != nil {
 			slog.Warn("authentication failed", "err", err)
 		}

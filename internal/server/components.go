@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"net/http"
 
 	"k8s.io/client-go/rest"
 
@@ -10,22 +11,34 @@ import (
 	"tug/internal/auth"
 	"tug/internal/controller"
 	_ "tug/internal/controller/all" // every controller
+	"tug/internal/memconn"
 	"tug/internal/scheduler"
 )
 
-// componentConfig is how an in-process component (scheduler, controller manager)
-// reaches the API server: over HTTPS like any client, with its own identity, so that
-// RBAC, admission and audit treat it like the separate process it could be.
-func componentConfig(pki *auth.PKI, serverURL, user string, groups ...string) (*rest.Config, error) {
-	certPEM, keyPEM, err := pki.CA.Issue(auth.CertRequest{CommonName: user, Organizations: groups, Client: true})
-	if err != nil {
-		return nil, err
-	}
+// inProcess is how in-process components (scheduler, controller manager) reach the
+// API server: the same HTTP API as any client, with their own identities, so that
+// RBAC, admission and audit treat them like the separate processes they could be;
+// but over an in-memory connection (no TLS, no sockets), authenticated by random
+// tokens that only that connection accepts.
+type inProcess struct {
+	l      *memconn.Listener
+	tokens *auth.StaticTokens
+}
+
+func newInProcess() *inProcess {
+	return &inProcess{l: memconn.Listen("tug-in-process"), tokens: &auth.StaticTokens{}}
+}
+
+// config returns a client configuration acting as user.
+func (p *inProcess) config(user string, groups ...string) *rest.Config {
+	token := auth.RandomToken(32)
+	p.tokens.Set(token, &auth.User{Name: user, Groups: groups})
+	tr := &http.Transport{DialContext: p.l.Dial, Protocols: new(http.Protocols), MaxIdleConnsPerHost: 8}
+	tr.Protocols.SetUnencryptedHTTP2(true)
 	return &rest.Config{
-		Host: serverURL,
-		TLSClientConfig: rest.TLSClientConfig{
-			CAData: pki.CA.CertPEM, CertData: certPEM, KeyData: keyPEM,
-		},
+		Host:        "http://tug-in-process",
+		BearerToken: token,
+		Transport:   tr,
 		ContentConfig: rest.ContentConfig{
 			ContentType:        "application/vnd.kubernetes.protobuf",
 			AcceptContentTypes: "application/vnd.kubernetes.protobuf,application/json",
@@ -34,16 +47,13 @@ func componentConfig(pki *auth.PKI, serverURL, user string, groups ...string) (*
 		// their own work queues, not by a client-side limiter.
 		QPS: -1, Burst: -1,
 		UserAgent: user,
-	}, nil
+	}
 }
 
 // runComponents starts the control loops once the API server is ready. Each is
 // leader-elected through its own Lease, so several servers may run them.
-func runComponents(ctx context.Context, pki *auth.PKI, serverURL string, cfg Config) error {
-	cmCfg, err := componentConfig(pki, serverURL, auth.UserControllers)
-	if err != nil {
-		return err
-	}
+func runComponents(ctx context.Context, pki *auth.PKI, inproc *inProcess, cfg Config) error {
+	cmCfg := inproc.config(auth.UserControllers)
 	opts := cfg.Controllers
 	opts.Signer = func(req controller.CertificateRequest) ([]byte, error) {
 		certPEM, _, err := pki.CA.Issue(auth.CertRequest{CommonName: req.CommonName, Organizations: req.Organizations,
@@ -60,10 +70,7 @@ func runComponents(ctx context.Context, pki *auth.PKI, serverURL string, cfg Con
 			slog.Error("controller manager failed", "err", err)
 		}
 	}()
-	schedCfg, err := componentConfig(pki, serverURL, auth.UserScheduler)
-	if err != nil {
-		return err
-	}
+	schedCfg := inproc.config(auth.UserScheduler)
 	scheduler.RegisterMetrics(apiserver.Registry)
 	go func() {
 		if err := scheduler.Run(ctx, scheduler.Config{RestConfig: schedCfg}); err != nil && ctx.Err() == nil {

@@ -176,7 +176,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	inproc := newInProcess()
 	api, err := apiserver.New(apiserver.Config{
+		InProcessTokens:  inproc.tokens,
 		Registry:         reg,
 		OpenAPI:          oapi,
 		Schemas:          oapi.Schemas,
@@ -224,7 +226,12 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := bootstrap(ctx, api, apiPort); err != nil {
 		return fmt.Errorf("create bootstrap objects: %w", err)
 	}
-	if err := runComponents(ctx, pki, serverURL, cfg); err != nil {
+	go func() {
+		if err := api.ServeInProcess(ctx, inproc.l); err != nil {
+			slog.Error("in-process listener failed", "err", err)
+		}
+	}()
+	if err := runComponents(ctx, pki, inproc, cfg); err != nil {
 		return fmt.Errorf("start control loops: %w", err)
 	}
 	ready.Store(true)
