@@ -55,7 +55,9 @@ func startServer(b *testing.B) (*framework.Server, *kubernetes.Clientset) {
 func benchPod(ns, name string) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app": "bench", "shard": name[len(name)-1:]}},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+		// Another scheduler's pods: the API server benchmarks measure the API server,
+		// not the scheduler's reaction to pods that cannot be placed (there are no nodes).
+		Spec: corev1.PodSpec{SchedulerName: "benchmark-none", Containers: []corev1.Container{{
 			Name: "app", Image: "busybox:1.36", Command: []string{"sleep", "3600"},
 			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{}},
 		}}},
