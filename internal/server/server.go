@@ -241,6 +241,7 @@ func Run(ctx context.Context, cfg Config) error {
 		time.Sleep(3 * time.Second)
 		memory.Trim()
 	}()
+	go memory.TuneGC(ctx, 128<<20)
 	slog.Info("tug server ready", "url", serverURL, "kubeconfig", AdminKubeconfig(cfg.DataDir), "etcd", etcdDesc(cfg, etcd))
 	if cfg.Ready != nil {
 		cfg.Ready(serverURL)

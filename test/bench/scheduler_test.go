@@ -25,8 +25,8 @@ import (
 )
 
 // startHollow runs `tug agent --hollow n` against s and waits until n nodes are
-// Ready.
-func startHollow(b *testing.B, s *framework.Server, cs *kubernetes.Clientset, n int) {
+// Ready, and returns the agent's PID.
+func startHollow(b *testing.B, s *framework.Server, cs *kubernetes.Clientset, n int) int {
 	b.Helper()
 	dir := b.TempDir()
 	logf, err := os.Create(filepath.Join(dir, "agent.log"))
@@ -68,12 +68,13 @@ func startHollow(b *testing.B, s *framework.Server, cs *kubernetes.Clientset, n 
 				// Let the burst of joins (certificates, first statuses) pass, so
 				// the measurement sees nodes in their steady state.
 				time.Sleep(15 * time.Second)
-				return
+				return cmd.Process.Pid
 			}
 		}
 		time.Sleep(time.Second)
 	}
 	b.Fatalf("%d hollow nodes not ready after 5 minutes", n)
+	return 0
 }
 
 // startSchedServer starts a server whose cluster CIDR has a /24 for each of
@@ -183,7 +184,7 @@ func parallel(b *testing.B, n int, f func(i int) error) {
 // and the per-pod latency from the create request to the binding seen by a watch.
 func benchmarkScheduling(b *testing.B, nodes, pods int) {
 	s, cs := startSchedServer(b)
-	startHollow(b, s, cs, nodes)
+	agent := startHollow(b, s, cs, nodes)
 	ns := "sched"
 	mustNamespace(b, cs, ns)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -192,6 +193,9 @@ func benchmarkScheduling(b *testing.B, nodes, pods int) {
 	created := make([]int64, pods) // unix nanos when the create was sent
 
 	cpu0, _ := cpuSeconds(s.PID())
+	agent0, _ := cpuSeconds(agent)
+	self0, _ := cpuSeconds(os.Getpid())
+	profileServer(b, ctx, cs, 8)
 	b.ResetTimer()
 	start := time.Now()
 	parallel(b, pods, func(i int) error {
@@ -203,6 +207,8 @@ func benchmarkScheduling(b *testing.B, nodes, pods int) {
 	bw.wait(b, pods)
 	b.StopTimer()
 	cpu1, _ := cpuSeconds(s.PID())
+	agent1, _ := cpuSeconds(agent)
+	self1, _ := cpuSeconds(os.Getpid())
 	var last int64
 	lat := make([]time.Duration, pods)
 	for i, t := range bw.boundAt {
@@ -216,6 +222,8 @@ func benchmarkScheduling(b *testing.B, nodes, pods int) {
 	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(pods)/createdAll.Seconds(), "creates/s")
 	b.ReportMetric((cpu1-cpu0)*1000/float64(pods), "server-CPU-ms/pod")
+	b.ReportMetric((agent1-agent0)*1000/float64(pods), "agent-CPU-ms/pod")
+	b.ReportMetric((self1-self0)*1000/float64(pods), "bench-CPU-ms/pod")
 	reportRSS(b, s, "server-MiB")
 	b.Logf("%d pods on %d nodes: all created in %s, all bound in %s", pods, nodes, createdAll.Round(time.Millisecond), wall.Round(time.Millisecond))
 }
@@ -283,6 +291,26 @@ func benchmarkBacklog(b *testing.B, nodes, pods int) {
 	reportRSS(b, s, "server-MiB")
 	b.Logf("backlog of %d pods on %d nodes: first binding %s after the lease was freed, all bound after %s",
 		pods, nodes, time.Duration(first-start.UnixNano()).Round(time.Millisecond), wall.Round(time.Millisecond))
+}
+
+// profileServer writes a CPU profile of the server's next secs seconds to the
+// file named by TUG_BENCH_CPUPROFILE, when it is set (for looking into a run:
+// go tool pprof bin/tug FILE).
+func profileServer(b *testing.B, ctx context.Context, cs *kubernetes.Clientset, secs int) {
+	file := os.Getenv("TUG_BENCH_CPUPROFILE")
+	if file == "" {
+		return
+	}
+	go func() {
+		data, err := cs.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").
+			Param("seconds", fmt.Sprint(secs)).DoRaw(ctx)
+		if err == nil {
+			err = os.WriteFile(file, data, 0o644)
+		}
+		if err != nil {
+			b.Logf("cpu profile: %v", err)
+		}
+	}()
 }
 
 // BenchmarkScheduling1000Nodes: 10,000 pods onto 1,000 hollow nodes.
