@@ -16,9 +16,9 @@ import (
 
 func TestParseRequestInfo(t *testing.T) {
 	cases := []struct {
-		method, url                                       string
+		method, url                                   string
 		verb, group, version, ns, resource, name, sub string
-		isResource                                        bool
+		isResource                                    bool
 	}{
 		{"GET", "/api/v1/namespaces/default/pods", "list", "", "v1", "default", "pods", "", "", true},
 		{"GET", "/api/v1/namespaces/default/pods?watch=true", "watch", "", "v1", "default", "pods", "", "", true},
@@ -186,3 +186,14 @@ func TestStatusForNonAPIError(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+// An unknown path answers 404 with empty details, as clients expect (kubectl debug
+// reads details.name to tell a missing subresource from a missing pod).
+func TestUnknownPathHasEmptyDetails(t *testing.T) {
+	rec := httptest.NewRecorder()
+	writeError(rec, httptest.NewRequest("GET", "/api/v1/namespaces/default/pods/p/nosuch", nil), notFoundPath())
+	body := rec.Body.String()
+	if rec.Code != 404 || !strings.Contains(body, `"reason":"NotFound"`) || !strings.Contains(body, `"details":{}`) {
+		t.Fatalf("%d %s", rec.Code, body)
+	}
+}

@@ -24,7 +24,7 @@ func BenchmarkTrackStatusUpdate(b *testing.B) {
 		b.Fatal(err)
 	}
 	live := &corev1.Pod{TypeMeta: metav1.TypeMeta{Kind: "Pod", APIVersion: "v1"}, ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "d", UID: "u", Labels: map[string]string{"app": "x"}},
-		Spec: corev1.PodSpec{NodeName: "n", Containers: []corev1.Container{{Name: "c", Image: "busybox", Command: []string{"sleep", "1"}}}},
+		Spec:   corev1.PodSpec{NodeName: "n", Containers: []corev1.Container{{Name: "c", Image: "busybox", Command: []string{"sleep", "1"}}}},
 		Status: corev1.PodStatus{Phase: corev1.PodPending}}
 	live = m.UpdateNoErrors(&corev1.Pod{TypeMeta: live.TypeMeta}, live, "creator").(*corev1.Pod)
 	next := live.DeepCopy()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/kube-openapi/pkg/validation/spec"
@@ -169,9 +170,11 @@ func (s *Server) authenticateInProcess(r *http.Request) (*auth.User, error) {
 // authenticated only by InProcessTokens.
 func (s *Server) ServeInProcess(ctx context.Context, l net.Listener) error {
 	srv := &http.Server{
-		Handler:     s.h,
-		ErrorLog:    slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug),
-		ConnContext: func(ctx context.Context, _ net.Conn) context.Context { return context.WithValue(ctx, inProcessKey{}, true) },
+		Handler:  s.h,
+		ErrorLog: slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug),
+		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
+			return context.WithValue(ctx, inProcessKey{}, true)
+		},
 	}
 	srv.Protocols = new(http.Protocols)
 	srv.Protocols.SetHTTP1(true)
@@ -358,7 +361,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 func notFoundPath() error {
 	err := apierrors.NewNotFound(schema.GroupResource{}, "")
 	err.ErrStatus.Message = "the server could not find the requested resource"
-	err.ErrStatus.Details = nil
+	// A real server answers `"details":{}` here, and clients tell an unknown
+	// path from a missing object by the empty name in it (kubectl debug does, and
+	// fails without details).
+	err.ErrStatus.Details = &metav1.StatusDetails{}
 	return err
 }
 
