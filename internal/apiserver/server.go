@@ -203,6 +203,7 @@ func (s *Server) chain() http.Handler {
 
 func withRecovery(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		growStack()
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
