@@ -105,6 +105,10 @@ func restrictedLabel(labels, old map[string]string) string {
 
 func admitPodWrite(node string, r *Request) error {
 	podOf := func(o runtime.Object) *corev1.Pod { p, _ := o.(*corev1.Pod); return p }
+	if r.Subresource == "ephemeralcontainers" {
+		// Debug containers are a user's decision, even on the node's own pods.
+		return forbid(r, fmt.Sprintf("node %q may not add or change ephemeral containers", node))
+	}
 	switch r.Operation {
 	case Create:
 		if r.Subresource != "" {

@@ -60,6 +60,8 @@ func TestNodeRestriction(t *testing.T) {
 		{"delete another node's pod", Request{Operation: Delete, Resource: podsRes, Namespace: "ns1", Name: "p", OldObject: boundTo("n2"), User: n1}, false},
 		{"delete an unbound pod", Request{Operation: Delete, Resource: podsRes, Namespace: "ns1", Name: "p", OldObject: boundTo(""), User: n1}, false},
 		{"evict another node's pod", Request{Operation: Delete, Resource: podsRes, Subresource: "eviction", Namespace: "ns1", Name: "p", OldObject: boundTo("n2"), User: n1}, false},
+		{"ephemeral containers of own pod", Request{Operation: Update, Resource: podsRes, Subresource: "ephemeralcontainers", Namespace: "ns1", Name: "p", Object: boundTo("n1"), OldObject: boundTo("n1"), User: n1}, false},
+		{"admin adds ephemeral containers", Request{Operation: Update, Resource: podsRes, Subresource: "ephemeralcontainers", Namespace: "ns1", Name: "p", Object: boundTo("n1"), OldObject: boundTo("n1"), User: admin}, true},
 		{"create an ordinary pod", Request{Operation: Create, Resource: podsRes, Namespace: "ns1", Name: "p", Object: boundTo("n1"), User: n1}, false},
 		{"create own mirror pod", Request{Operation: Create, Resource: podsRes, Namespace: "ns1", Name: "p", Object: mirror("n1", "n1"), User: n1}, true},
 		{"create mirror pod without owner", Request{Operation: Create, Resource: podsRes, Namespace: "ns1", Name: "p", Object: mirror("n1", ""), User: n1}, true},

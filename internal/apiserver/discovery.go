@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"net/http"
+	"sort"
 	"strings"
 
 	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
@@ -59,6 +60,8 @@ func subresourcesOf(r *registry.Resource) []subresource {
 	if r.Status {
 		out = append(out, subresource{"status", k, statusVerbs})
 	}
+	// Listed by name, as a real server does.
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out
 }
 

@@ -154,7 +154,11 @@ func (s *Server) prepareUpdate(ctx context.Context, op *writeOp, obj, old runtim
 	extra := res.Subresources[op.subresource]
 	if extra != nil {
 		next := old.DeepCopyObject()
-		registry.CopyStatus(next, obj)
+		if extra.Take != nil {
+			extra.Take(next, obj)
+		} else {
+			registry.CopyStatus(next, obj)
+		}
 		obj = next
 		nm, _ = meta.Accessor(obj)
 		if extra.Prepare != nil {

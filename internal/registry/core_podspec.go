@@ -384,6 +384,9 @@ func checkContainers(cs []corev1.Container, kind containerKind, spec *corev1.Pod
 }
 
 func checkContainer(c *corev1.Container, kind containerKind, spec *corev1.PodSpec, vols map[string]*corev1.Volume, p *field.Path) field.ErrorList {
+	if kind == ephemeralContainer {
+		return checkEphemeralContainer(c, spec, vols, p)
+	}
 	var errs field.ErrorList
 	if c.Image == "" {
 		errs = append(errs, field.Required(p.Child("image"), ""))

@@ -24,6 +24,8 @@ func init() {
 		New:        func() runtime.Object { return &corev1.Pod{} },
 		NewList:    func() runtime.Object { return &corev1.PodList{} },
 		Status:     true,
+		// kubectl debug adds containers to a running pod here.
+		Subresources: map[string]*SubresourceRules{"ephemeralcontainers": ephemeralContainersRules},
 		Fields: func(obj runtime.Object) fields.Set {
 			p := obj.(*corev1.Pod)
 			return fields.Set{
@@ -72,7 +74,8 @@ func init() {
 			},
 			Validate: func(_ context.Context, obj runtime.Object) field.ErrorList {
 				p := obj.(*corev1.Pod)
-				return validatePodSpec(&p.Spec, &p.ObjectMeta, field.NewPath("spec"))
+				sp := field.NewPath("spec")
+				return append(validatePodSpec(&p.Spec, &p.ObjectMeta, sp), checkEphemeralTargets(&p.Spec, sp)...)
 			},
 			ValidateUpdate: func(_ context.Context, obj, old runtime.Object) field.ErrorList {
 				return validatePodUpdate(obj.(*corev1.Pod), old.(*corev1.Pod))

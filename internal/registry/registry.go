@@ -95,6 +95,9 @@ type Resource struct {
 
 // SubresourceRules are the write rules of a status-like subresource.
 type SubresourceRules struct {
+	// Take copies what a write to the subresource changes from the request
+	// onto a copy of the stored object; nil means the status.
+	Take     func(obj, req runtime.Object)
 	Prepare  func(ctx context.Context, obj, old runtime.Object)
 	Validate func(ctx context.Context, obj, old runtime.Object) field.ErrorList
 }
