@@ -25,6 +25,7 @@ type accessControl struct {
 	Admission  admission.Chain
 
 	rbacSource *auth.StoreRBACSource
+	nodeGraph  *auth.NodeGraph
 	stores     atomic.Pointer[storeIndex]
 }
 
@@ -37,7 +38,11 @@ func newAccessControl() *accessControl {
 	ac := &accessControl{}
 	ac.rbacSource = auth.NewStoreRBACSource(ac.lookup)
 	rbac := auth.NewRBACAuthorizer(ac.rbacSource)
-	ac.Authorizer = auth.MastersAuthorizer{Next: rbac}
+	// A node reads secrets, config maps, claims, volumes and service accounts
+	// only as far as its own pods use them; the node authorizer decides those
+	// before RBAC is asked.
+	ac.nodeGraph = auth.NewNodeGraph(ac.lookup)
+	ac.Authorizer = auth.MastersAuthorizer{Next: &auth.NodeAuthorizer{Next: rbac, Graph: ac.nodeGraph}}
 	deps := admission.StoreDeps(ac.lookup)
 	deps.Authorizer, deps.Rules = ac.Authorizer, rbac
 	// Nodes write only their own Node, Lease and pods.
@@ -61,6 +66,7 @@ func (ac *accessControl) lookup(gvr schema.GroupVersionResource) *storage.Resour
 func (ac *accessControl) start(ctx context.Context, api *apiserver.Server, reg *registry.Set) {
 	ac.stores.Store(&storeIndex{api: api, reg: reg})
 	ac.rbacSource.Start(ctx)
+	ac.nodeGraph.Start(ctx)
 }
 
 // ensurePolicy creates the default RBAC objects and the system priority classes

@@ -418,6 +418,15 @@ func (r *Resource) Delete(ctx context.Context, namespace, name string, check Del
 // Count returns how many objects the cache holds for this resource.
 func (r *Resource) Count() int { return r.s.cache.count(r) }
 
+// CachedRevision is the revision up to which the cache has applied every change
+// (what a list or watch served from the cache reflects at most).
+func (r *Resource) CachedRevision() int64 {
+	c := r.s.cache
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.rv
+}
+
 func storageUnavailable(err error) error {
 	if err == context.Canceled || err == context.DeadlineExceeded {
 		return apierrors.NewTimeoutError("the request was cancelled or timed out while talking to storage", 1)

@@ -227,6 +227,7 @@ func TestNodeJoin(t *testing.T) {
 		if got := k(t, s, "get", "node", "edge-1", "-o", "jsonpath={.metadata.labels.rack}"); got != "" {
 			t.Fatalf("edge-1 was labelled by edge-0: %q", got)
 		}
+		checkNodeReads(t, s, kc, "edge-0", "edge-1")
 		a.stop()
 	})
 
