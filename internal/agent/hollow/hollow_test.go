@@ -61,6 +61,14 @@ func TestDecide(t *testing.T) {
 		{"finished stays", pod(func(p *corev1.Pod) { running(p, t0); p.Status = finishedStatus(p, 0, t0) }), t0.Add(time.Hour), actNone, 0},
 		{"deleting goes", pod(func(p *corev1.Pod) { running(p, t0); p.DeletionTimestamp = &del }), t0, actDelete, 0},
 		{"deleting pending goes", pod(func(p *corev1.Pod) { p.DeletionTimestamp = &del }), t0, actDelete, 0},
+		{"debug container added: report it", pod(func(p *corev1.Pod) {
+			running(p, t0)
+			p.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debugger", Image: "busybox"}}}
+		}), t0.Add(time.Minute), actStart, 0},
+		{"debug container reported: stays", pod(func(p *corev1.Pod) {
+			p.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debugger", Image: "busybox"}}}
+			running(p, t0)
+		}), t0.Add(time.Minute), actNone, 0},
 		{"readiness taken away: report again", pod(func(p *corev1.Pod) {
 			running(p, t0)
 			for i := range p.Status.Conditions {
@@ -333,4 +341,39 @@ func TestRunner(t *testing.T) {
 	clk.Step(10 * time.Second)
 	want = clk.Now()
 	waitFor(t, "n0 renewal", func() bool { return renewed("n0").Equal(want) })
+}
+
+// A debug container added to a running hollow pod is reported running from
+// when it was added (never ready); the pod's own start times stay, and it ends
+// with the pod.
+func TestEphemeralContainerStatus(t *testing.T) {
+	p := pod(nil)
+	running(p, t0)
+	p.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debugger", Image: "busybox:1.36"}}}
+	later := t0.Add(time.Minute)
+	st := runningStatus(p, "100.64.0.1", "10.244.0.2", later)
+	if len(st.EphemeralContainerStatuses) != 1 {
+		t.Fatalf("ephemeral statuses: %+v", st.EphemeralContainerStatuses)
+	}
+	es := st.EphemeralContainerStatuses[0]
+	if es.Name != "debugger" || es.State.Running == nil || !es.State.Running.StartedAt.Time.Equal(later) || es.Ready ||
+		es.ContainerID == "" || !strings.HasPrefix(es.ImageID, "busybox:1.36@sha256:") {
+		t.Fatalf("ephemeral status: %+v", es)
+	}
+	if !st.StartTime.Time.Equal(t0) || !st.ContainerStatuses[0].State.Running.StartedAt.Time.Equal(t0) {
+		t.Fatal("adding a debug container moved the pod's start times")
+	}
+	// A second debug container keeps the first one's start.
+	p.Status = st
+	p.Spec.EphemeralContainers = append(p.Spec.EphemeralContainers, corev1.EphemeralContainer{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debugger-2", Image: "busybox"}})
+	st2 := runningStatus(p, "100.64.0.1", "10.244.0.2", later.Add(time.Minute))
+	if len(st2.EphemeralContainerStatuses) != 2 || !st2.EphemeralContainerStatuses[0].State.Running.StartedAt.Time.Equal(later) ||
+		!st2.EphemeralContainerStatuses[1].State.Running.StartedAt.Time.Equal(later.Add(time.Minute)) {
+		t.Fatalf("ephemeral statuses after a second debug container: %+v", st2.EphemeralContainerStatuses)
+	}
+	p.Status = st2
+	done := finishedStatus(p, 0, later.Add(2*time.Minute))
+	if term := done.EphemeralContainerStatuses[0].State.Terminated; term == nil || term.ExitCode != 0 || !term.StartedAt.Time.Equal(later) {
+		t.Fatalf("ephemeral status of a finished pod: %+v", done.EphemeralContainerStatuses[0])
+	}
 }

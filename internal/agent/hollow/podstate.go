@@ -48,6 +48,10 @@ func decide(pod *corev1.Pod, now time.Time, defaultLifetime time.Duration) (act 
 		// silent: report it running (again).
 		return actStart, 0
 	}
+	if len(pod.Status.EphemeralContainerStatuses) < len(pod.Spec.EphemeralContainers) {
+		// kubectl debug added a container: report it running too.
+		return actStart, 0
+	}
 	if pod.Spec.RestartPolicy == corev1.RestartPolicyAlways || pod.Spec.RestartPolicy == "" {
 		return actNone, 0
 	}
@@ -147,6 +151,22 @@ func runningStatus(pod *corev1.Pod, hostIP, podIP string, now time.Time) corev1.
 			Ready: true, Started: &started, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: t}},
 		})
 	}
+	// Ephemeral containers run from when they were added (never ready, as on a
+	// real node); those reported before keep their state.
+	old := st.EphemeralContainerStatuses
+	st.EphemeralContainerStatuses = nil
+	for _, ec := range pod.Spec.EphemeralContainers {
+		cs := corev1.ContainerStatus{
+			Name: ec.Name, Image: ec.Image, ImageID: imageID(ec.Image), ContainerID: containerID(pod, ec.Name),
+			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: changed}},
+		}
+		for _, o := range old {
+			if o.Name == ec.Name {
+				cs = o
+			}
+		}
+		st.EphemeralContainerStatuses = append(st.EphemeralContainerStatuses, cs)
+	}
 	return st
 }
 
@@ -182,6 +202,9 @@ func finishedStatus(pod *corev1.Pod, code int32, now time.Time) corev1.PodStatus
 	}
 	for i := range st.ContainerStatuses {
 		end(&st.ContainerStatuses[i])
+	}
+	for i := range st.EphemeralContainerStatuses {
+		end(&st.EphemeralContainerStatuses[i])
 	}
 	return st
 }

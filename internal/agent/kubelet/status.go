@@ -41,13 +41,12 @@ func computeStatus(in statusInput) corev1.PodStatus {
 	pod := in.pod
 	old := pod.Status
 	st := corev1.PodStatus{
-		HostIP:                     in.hostIP,
-		QOSClass:                   qosClass(pod),
-		StartTime:                  old.StartTime,
-		NominatedNodeName:          old.NominatedNodeName,
-		ResourceClaimStatuses:      old.ResourceClaimStatuses,
-		Resize:                     old.Resize,
-		EphemeralContainerStatuses: old.EphemeralContainerStatuses,
+		HostIP:                in.hostIP,
+		QOSClass:              qosClass(pod),
+		StartTime:             old.StartTime,
+		NominatedNodeName:     old.NominatedNodeName,
+		ResourceClaimStatuses: old.ResourceClaimStatuses,
+		Resize:                old.Resize,
 	}
 	if in.hostIP != "" {
 		st.HostIPs = []corev1.HostIP{{IP: in.hostIP}}
@@ -84,6 +83,7 @@ func computeStatus(in statusInput) corev1.PodStatus {
 		st.ContainerStatuses = append(st.ContainerStatuses, in.containerStatus(c, false, initDone))
 	}
 	sort.SliceStable(st.ContainerStatuses, func(i, j int) bool { return st.ContainerStatuses[i].Name < st.ContainerStatuses[j].Name })
+	st.EphemeralContainerStatuses = in.ephemeralStatuses()
 
 	st.Phase = podPhase(pod, st.InitContainerStatuses, st.ContainerStatuses)
 	if isTerminalPhase(old.Phase) {

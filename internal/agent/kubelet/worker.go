@@ -390,6 +390,7 @@ func (w *podWorker) runPod(ctx context.Context, pod *corev1.Pod, rs *podRuntime)
 	if policy == "" {
 		policy = corev1.RestartPolicyAlways
 	}
+	ephemeralNext := w.startEphemeral(ctx, pod, rs, start)
 
 	for i := range pod.Spec.InitContainers {
 		c := &pod.Spec.InitContainers[i]
@@ -400,11 +401,11 @@ func (w *podWorker) runPod(ctx context.Context, pod *corev1.Pod, rs *podRuntime)
 		case cur.State == runtimeapi.ContainerState_CONTAINER_CREATED:
 			return w.startExisting(ctx, pod, c, cur), true
 		case cur.State != runtimeapi.ContainerState_CONTAINER_EXITED:
-			return 0, changed
+			return ephemeralNext, changed
 		case cur.Status.GetExitCode() == 0:
 			continue
 		case policy == corev1.RestartPolicyNever:
-			return 0, changed
+			return ephemeralNext, changed
 		default:
 			if left := w.crashBackoff(pod, c, cur); left > 0 {
 				return left, changed
@@ -419,6 +420,7 @@ func (w *podWorker) runPod(ctx context.Context, pod *corev1.Pod, rs *podRuntime)
 			requeue = d
 		}
 	}
+	sooner(ephemeralNext)
 	for i := range pod.Spec.Containers {
 		c := &pod.Spec.Containers[i]
 		cur := rs.latest(c.Name)
@@ -518,6 +520,7 @@ func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, c *core
 		w.warnOnce(pod, c.Name, corev1.EventTypeWarning, "Failed", "Error: "+err.Error())
 		return err
 	}
+	joinTarget(pod, c.Name, rs, cfg)
 	tc := k.clock.Now()
 	id, err := k.rt.CreateContainer(ctx, sandboxID, cfg, sbCfg)
 	slog.Debug("container created", "pod", podKey(pod), "container", c.Name, "took", k.clock.Since(tc))
@@ -642,6 +645,12 @@ func refFor(pod *corev1.Pod, c *corev1.Container) *corev1.ObjectReference {
 	for _, ic := range pod.Spec.InitContainers {
 		if ic.Name == c.Name {
 			ref.FieldPath = fmt.Sprintf("spec.initContainers{%s}", c.Name)
+			return ref
+		}
+	}
+	for _, ec := range pod.Spec.EphemeralContainers {
+		if ec.Name == c.Name {
+			ref.FieldPath = fmt.Sprintf("spec.ephemeralContainers{%s}", c.Name)
 			return ref
 		}
 	}
