@@ -61,8 +61,8 @@ type Resource struct {
 	// keep the stored status and writes to /status keep everything else.
 	Status bool
 	// Subresources are further status-like subresources (a CSR's approval): a write
-	// to one starts from the stored object, takes the status from the request, then
-	// runs the subresource's Prepare and Validate.
+	// to one starts from the stored object, takes the status (or what its Take
+	// says) from the request, then runs the subresource's Prepare and Validate.
 	Subresources map[string]*SubresourceRules
 	// Scale, when set, serves the scale subresource.
 	Scale *ScaleRules

@@ -38,6 +38,7 @@ func TestNode(t *testing.T) {
 		t.Run("MissingImage", func(t *testing.T) { t.Parallel(); testMissingImage(t, c) })
 		t.Run("StaticPodMirror", func(t *testing.T) { t.Parallel(); testStaticPod(t, c) })
 		t.Run("Stats", func(t *testing.T) { t.Parallel(); testStats(t, c) })
+		t.Run("DebugContainer", func(t *testing.T) { t.Parallel(); testDebugContainer(t, c) })
 	})
 	t.Run("AgentRestartKeepsContainers", func(t *testing.T) { testAgentRestart(t, c) })
 	t.Run("RuntimeDownMakesNodeNotReady", func(t *testing.T) { testRuntimeDown(t, c) })

@@ -155,6 +155,7 @@ spec:
 	t.Run("ExecWithTerminal", func(t *testing.T) { testExecTTY(t, c, ns) })
 	t.Run("RunInteractive", func(t *testing.T) { testRunInteractive(t, c, ns) })
 	t.Run("Attach", func(t *testing.T) { testAttach(t, c, ns) })
+	t.Run("DebugInteractive", func(t *testing.T) { testDebugInteractive(t, c, ns) })
 	t.Run("NodeProxy", func(t *testing.T) {
 		out := k(t, c.s, "get", "--raw", "/api/v1/nodes/"+c.a.Name+"/proxy/healthz")
 		if strings.TrimSpace(out) != "ok" {
