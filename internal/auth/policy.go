@@ -67,9 +67,12 @@ var (
 		rule(readVerbs, "events.k8s.io", "events"),
 	}
 	// Writable by edit: workloads and what they consume, plus reaching into pods.
+	// Not pods/ephemeralcontainers: adding a debug container to a running pod is
+	// granted separately, as in Kubernetes, because it sidesteps the checks made
+	// when pods are created.
 	editRules = []rbacv1.PolicyRule{
 		rule(readVerbs, "core", "secrets"),
-		rule(allVerbs, "core", "pods pods/attach pods/exec pods/portforward pods/proxy pods/ephemeralcontainers"),
+		rule(allVerbs, "core", "pods pods/attach pods/exec pods/portforward pods/proxy"),
 		rule("create", "core", "pods/eviction serviceaccounts/token"),
 		rule(writeVerbs, "core", "configmaps endpoints persistentvolumeclaims replicationcontrollers replicationcontrollers/scale "+
 			"secrets serviceaccounts services services/proxy"),

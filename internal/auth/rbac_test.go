@@ -100,6 +100,7 @@ func TestRBACAuthorize(t *testing.T) {
 		{"rolebinding does not reach other namespaces", user("bob", "devs"), res("get", "", "pods", "", "ns2", ""), false, ""},
 		{"edit cannot write roles", user("bob", "devs"), res("create", "rbac.authorization.k8s.io", "roles", "", "ns1", ""), false, ""},
 		{"edit execs into pods", user("bob", "devs"), res("create", "", "pods", "exec", "ns1", "web"), true, ""},
+		{"edit cannot add debug containers", user("bob", "devs"), res("patch", "", "pods", "ephemeralcontainers", "ns1", "web"), false, ""},
 		{"wrong api group", user("bob", "devs"), res("get", "example.com", "pods", "", "ns1", ""), false, ""},
 		{"subresource needs its own rule", user("jane"), res("update", "", "configmaps", "status", "ns1", "x"), false, ""},
 		{"rule for a subresource only", user("scaler"), res("update", "apps", "deployments", "scale", "ns1", "web"), true, ""},
