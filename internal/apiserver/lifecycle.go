@@ -106,6 +106,9 @@ func (s *Server) prepareCreate(ctx context.Context, op *writeOp, obj runtime.Obj
 	if res.Strategy.Validate != nil {
 		errs = append(errs, res.Strategy.Validate(ctx, obj)...)
 	}
+	if res.Strategy.ValidateCreate != nil {
+		errs = append(errs, res.Strategy.ValidateCreate(ctx, obj)...)
+	}
 	if len(errs) > 0 {
 		return invalid(op.served, m.GetName(), errs)
 	}

@@ -43,10 +43,14 @@ func simulateCreate(t *testing.T, r *Resource, obj runtime.Object) field.ErrorLi
 	if r.Strategy.PrepareForCreate != nil {
 		r.Strategy.PrepareForCreate(context.Background(), obj)
 	}
-	if r.Strategy.Validate == nil {
-		return nil
+	var errs field.ErrorList
+	if r.Strategy.Validate != nil {
+		errs = r.Strategy.Validate(context.Background(), obj)
 	}
-	return r.Strategy.Validate(context.Background(), obj)
+	if r.Strategy.ValidateCreate != nil {
+		errs = append(errs, r.Strategy.ValidateCreate(context.Background(), obj)...)
+	}
+	return errs
 }
 
 // simulateUpdate runs the update steps for obj over old (both already stored shapes).

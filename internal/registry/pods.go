@@ -77,6 +77,13 @@ func init() {
 				sp := field.NewPath("spec")
 				return append(validatePodSpec(&p.Spec, &p.ObjectMeta, sp), checkEphemeralTargets(&p.Spec, sp)...)
 			},
+			ValidateCreate: func(_ context.Context, obj runtime.Object) field.ErrorList {
+				// Debug containers join running pods through their subresource.
+				if p := obj.(*corev1.Pod); len(p.Spec.EphemeralContainers) > 0 {
+					return field.ErrorList{field.Forbidden(field.NewPath("spec", "ephemeralContainers"), "cannot be set on create")}
+				}
+				return nil
+			},
 			ValidateUpdate: func(_ context.Context, obj, old runtime.Object) field.ErrorList {
 				return validatePodUpdate(obj.(*corev1.Pod), old.(*corev1.Pod))
 			},

@@ -208,3 +208,14 @@ func TestPodUpdateKeepsEphemeralContainers(t *testing.T) {
 		})
 	}
 }
+
+func TestEphemeralContainersRefusedOnCreate(t *testing.T) {
+	r := mustResource(t, "", "v1", "pods")
+	p := testPod(func(p *corev1.Pod) {
+		p.Spec.EphemeralContainers = []corev1.EphemeralContainer{debugger("debugger", "busybox:1.36")}
+	})
+	errs := simulateCreate(t, r, p)
+	if len(errs) != 1 || errs[0].Field != "spec.ephemeralContainers" || errs[0].Type != field.ErrorTypeForbidden {
+		t.Fatalf("want one Forbidden error on spec.ephemeralContainers, got %v", errs)
+	}
+}

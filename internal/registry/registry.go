@@ -123,6 +123,8 @@ type Strategy struct {
 	PrepareForStatusUpdate func(ctx context.Context, obj, old runtime.Object)
 	// Validate checks a new object. Metadata is checked generically before it.
 	Validate func(ctx context.Context, obj runtime.Object) field.ErrorList
+	// ValidateCreate adds checks that apply only when an object is created.
+	ValidateCreate func(ctx context.Context, obj runtime.Object) field.ErrorList
 	// ValidateUpdate checks an update (main resource) against the stored object.
 	ValidateUpdate func(ctx context.Context, obj, old runtime.Object) field.ErrorList
 	// ValidateStatusUpdate checks a status update against the stored object.
