@@ -32,6 +32,15 @@ type fieldManagers struct {
 
 	mu sync.Mutex
 	fm map[string]*managedfields.FieldManager
+
+	memoOnce sync.Once
+	memo     *createMemo
+}
+
+// createMemo returns the memo of create entries (see fieldmemo.go).
+func (f *fieldManagers) createMemo() *createMemo {
+	f.memoOnce.Do(func() { f.memo = newCreateMemo(256) })
+	return f.memo
 }
 
 func (f *fieldManagers) get(res *registry.Resource, sub string) (*managedfields.FieldManager, error) {
@@ -193,8 +202,21 @@ func (s *Server) track(op *writeOp, live, obj runtime.Object) runtime.Object {
 	if err != nil {
 		return obj
 	}
-	if live == nil {
-		live = newOf(op.res)
+	if live != nil {
+		return fm.UpdateNoErrors(live, obj, op.manager)
 	}
-	return fm.UpdateNoErrors(live, obj, op.manager)
+	// Events are each different; everything else is often created from a template.
+	if op.res.Resource == "events" {
+		return fm.UpdateNoErrors(newOf(op.res), obj, op.manager)
+	}
+	memo := s.fields.createMemo()
+	k, ok := memo.key(op.manager, op.res.GVK().String(), obj)
+	if ok && memo.apply(k, obj) {
+		return obj
+	}
+	out := fm.UpdateNoErrors(newOf(op.res), obj, op.manager)
+	if ok {
+		memo.remember(k, out)
+	}
+	return out
 }
