@@ -14,11 +14,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"tug/internal/agent/network"
 )
@@ -119,14 +122,20 @@ func (c Config) ConfigTOML() string {
 }
 
 // Start writes the config, ends a containerd left over by an earlier agent on the
-// same directory, and starts containerd; it returns once containerd serves. A
-// goroutine then restarts containerd whenever it dies, until ctx ends, when
-// containerd is stopped (containers keep running).
+// same directory, puts the state dir on its own tmpfs (see MountState) and starts
+// containerd; it returns once containerd serves. A goroutine then restarts
+// containerd whenever it dies, until ctx ends, when containerd is stopped
+// (containers keep running).
 func (s *Supervisor) Start(ctx context.Context) error {
 	if err := os.WriteFile(s.cfg.ConfigPath(), []byte(s.cfg.ConfigTOML()), 0o644); err != nil {
 		return err
 	}
 	s.stopStale()
+	if err := s.cfg.MountState(); errors.Is(err, ErrStateOnDisk) {
+		slog.Info("containerd state stays on disk: the directory already holds state", "dir", s.cfg.State())
+	} else if err != nil {
+		slog.Warn("containerd state stays on disk (slower pod start-up)", "dir", s.cfg.State(), "err", err)
+	}
 	if err := s.startOnce(); err != nil {
 		return err
 	}
@@ -298,4 +307,114 @@ func alive(pid int) bool {
 	// A zombie is as good as gone.
 	f := strings.Fields(string(b))
 	return len(f) > 2 && f[2] != "Z"
+}
+
+// StateTmpfsOptions are the mount options of the state tmpfs: it holds sockets,
+// fifos, bundles and small state files (tens of KiB per pod); the size is a
+// ceiling, not a reservation.
+const StateTmpfsOptions = "mode=0711,size=256m"
+
+// ErrStateOnDisk: the state dir already holds files on disk, so it stays there.
+var ErrStateOnDisk = errors.New("the state dir already holds containerd state on disk")
+
+// MountState puts containerd's state dir (shim bundles, runc state, sockets,
+// fifos, network namespace pins) on a tmpfs of its own, as /run is on most
+// systems: it is volatile by nature, and every pod creates and deletes dozens of
+// files there, which costs far more on some disk file systems (an ext4 without a
+// journal searches past every recently deleted inode for each new one). A state
+// dir that is already a mount point is kept (an agent restart, containers still
+// running); one that already holds files on disk (say, from an earlier agent
+// version) is left alone, so that containers tracked there are never hidden.
+func (c Config) MountState() error {
+	dir := c.State()
+	mounted, err := IsMountPoint(dir)
+	if err != nil || mounted {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return err
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	names, _ := f.Readdirnames(1)
+	f.Close()
+	if len(names) > 0 {
+		return fmt.Errorf("%s: %w", dir, ErrStateOnDisk)
+	}
+	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, StateTmpfsOptions); err != nil {
+		return fmt.Errorf("mount a tmpfs on %s: %w", dir, err)
+	}
+	return nil
+}
+
+// UnmountState detaches the state tmpfs and whatever is still mounted below it;
+// only for a node that stopped its containerd and every pod for good.
+func (c Config) UnmountState() error {
+	dir, err := filepath.Abs(c.State())
+	if err != nil {
+		return err
+	}
+	points, err := mountPoints()
+	if err != nil {
+		return err
+	}
+	var below []string
+	for _, p := range points {
+		if p == dir || strings.HasPrefix(p, dir+"/") {
+			below = append(below, p)
+		}
+	}
+	// Deepest first.
+	sort.Slice(below, func(i, j int) bool { return len(below[i]) > len(below[j]) })
+	var errs []error
+	for _, p := range below {
+		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("unmount %s: %w", p, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// IsMountPoint reports whether dir is a mount point in this mount namespace.
+func IsMountPoint(dir string) (bool, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return false, err
+	}
+	points, err := mountPoints()
+	if err != nil {
+		return false, err
+	}
+	for _, p := range points {
+		if p == dir {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func mountPoints() ([]string, error) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	return parseMountPoints(string(b)), nil
+}
+
+// parseMountPoints returns the mount points of a mountinfo table (the fifth
+// field, with the kernel's octal escapes for space, tab, newline and backslash
+// undone).
+func parseMountPoints(mountinfo string) []string {
+	unescape := strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`)
+	var out []string
+	for _, line := range strings.Split(mountinfo, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		out = append(out, unescape.Replace(f[4]))
+	}
+	return out
 }

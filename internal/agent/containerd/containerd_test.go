@@ -1,6 +1,9 @@
 package containerd
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -32,5 +35,89 @@ func TestConfigTOML(t *testing.T) {
 func TestStalePIDIgnoresOtherProcesses(t *testing.T) {
 	if pid := StalePID(t.TempDir()); pid != 0 {
 		t.Errorf("pid %d without a pid file", pid)
+	}
+}
+
+func TestParseMountPoints(t *testing.T) {
+	for _, tc := range []struct {
+		name, mountinfo string
+		want            []string
+	}{
+		{"plain", "27 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n22 27 0:21 / /proc rw,relatime - proc proc rw\n", []string{"/", "/proc"}},
+		{"escaped space and backslash", `90 27 0:50 / /data/my\040node/containerd/state rw - tmpfs tmpfs rw` + "\n" + `91 27 0:51 / /a\134b rw - tmpfs tmpfs rw`, []string{"/data/my node/containerd/state", `/a\b`}},
+		{"short and empty lines", "\n1 2\n", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := parseMountPoints(tc.mountinfo)
+			if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestMountStateLeavesStateOnDiskAlone(t *testing.T) {
+	c := Config{Dir: t.TempDir()}
+	if err := os.MkdirAll(filepath.Join(c.State(), "runc"), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	err := c.MountState()
+	if !errors.Is(err, ErrStateOnDisk) {
+		t.Fatalf("MountState over existing state: %v", err)
+	}
+	if m, _ := IsMountPoint(c.State()); m {
+		t.Error("a tmpfs hides the state on disk")
+	}
+}
+
+func TestIsMountPoint(t *testing.T) {
+	for _, tc := range []struct {
+		dir  string
+		want bool
+	}{{"/", true}, {"/proc", true}, {"/proc/", true}, {t.TempDir(), false}} {
+		got, err := IsMountPoint(tc.dir)
+		if err != nil || got != tc.want {
+			t.Errorf("IsMountPoint(%q) = %v, %v; want %v", tc.dir, got, err, tc.want)
+		}
+	}
+}
+
+func TestMountStateTmpfs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting needs root")
+	}
+	c := Config{Dir: t.TempDir()}
+	t.Cleanup(func() { _ = c.UnmountState() })
+	if err := c.MountState(); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := IsMountPoint(c.State()); !m {
+		t.Fatal("state is not a mount point")
+	}
+	// A restarted agent finds the tmpfs with its files and keeps it.
+	if err := os.WriteFile(filepath.Join(c.State(), "f"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.MountState(); err != nil {
+		t.Fatalf("second MountState: %v", err)
+	}
+	points, _ := mountPoints()
+	n := 0
+	for _, p := range points {
+		if p == c.State() {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("state mounted %d times", n)
+	}
+	if _, err := os.Stat(filepath.Join(c.State(), "f")); err != nil {
+		t.Errorf("file on the tmpfs lost: %v", err)
+	}
+	if err := c.UnmountState(); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := IsMountPoint(c.State()); m {
+		t.Error("still mounted after UnmountState")
 	}
 }

@@ -187,6 +187,12 @@ func (r *Runner) Run(ctx context.Context, rc *rest.Config, id agent.NodeIdentity
 		defer func() {
 			supCancel()
 			waitGone(sup, 15*time.Second)
+			if cfg.Cleanup {
+				// Every pod is gone: so is the state tmpfs.
+				if err := sup.Config().UnmountState(); err != nil {
+					slog.Warn("unmount containerd's state", "err", err)
+				}
+			}
 		}()
 		if err := sup.Start(supCtx); err != nil {
 			return err
