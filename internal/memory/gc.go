@@ -13,12 +13,16 @@ import (
 // halves collection work (a busy control plane spends a large share of its CPU
 // there) for about a quarter more memory. An explicit GOGC in the environment wins.
 func TuneGC(ctx context.Context, threshold uint64) {
+	tuneGC(ctx, threshold, 2*time.Second)
+}
+
+func tuneGC(ctx context.Context, threshold uint64, every time.Duration) {
 	if os.Getenv("GOGC") != "" {
 		return
 	}
 	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	high := false
-	t := time.NewTicker(2 * time.Second)
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
