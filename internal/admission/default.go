@@ -6,6 +6,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"tug/internal/auth"
 	"tug/internal/storage"
@@ -19,6 +21,10 @@ type Deps struct {
 	// Authorizer answers the escalate and bind checks; Rules lists what users hold.
 	Authorizer auth.Authorizer
 	Rules      RuleResolver
+	// Objects lists LimitRanges, ResourceQuotas and what quotas count.
+	Objects ObjectLister
+	// Quota is the quota admission state (nil: built from Objects).
+	Quota *Quota
 }
 
 // Default is the chain every write passes through: first refuse writes into
@@ -34,18 +40,50 @@ func Default(d Deps) Chain {
 		c = append(c, Priority{Classes: d.PriorityClasses})
 	}
 	c = append(c, DefaultTolerationSeconds{})
+	if d.Objects != nil {
+		c = append(c, LimitRanger{Objects: d.Objects})
+	}
 	if d.Authorizer != nil && d.Rules != nil {
 		c = append(c, RBACEscalation{Authorizer: d.Authorizer, Rules: d.Rules})
 	}
 	if d.Authorizer != nil {
 		c = append(c, CSRSigners{Authorizer: d.Authorizer})
 	}
+	// Quota comes last: it charges the object as every other plugin left it.
+	if d.Quota == nil && d.Objects != nil {
+		d.Quota = NewQuota(d.Objects)
+	}
+	if d.Quota != nil {
+		c = append(c, d.Quota)
+	}
 	return c
 }
 
 // StoreDeps reads namespaces and priority classes from the API server's stores.
 func StoreDeps(lookup auth.StoreLookup) Deps {
-	return Deps{Namespaces: storeNamespaces{lookup}, PriorityClasses: storePriorityClasses{lookup}}
+	return Deps{Namespaces: storeNamespaces{lookup}, PriorityClasses: storePriorityClasses{lookup}, Objects: storeObjects{lookup}}
+}
+
+type storeObjects struct{ lookup auth.StoreLookup }
+
+func (s storeObjects) ListObjects(ctx context.Context, gvr schema.GroupVersionResource, namespace string, fresh bool) ([]runtime.Object, error) {
+	r := s.lookup(gvr)
+	if r == nil {
+		return nil, nil
+	}
+	rv := "0"
+	if fresh {
+		rv = ""
+	}
+	list, err := r.List(ctx, storage.ListOptions{Namespace: namespace, ResourceVersion: rv})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]runtime.Object, 0, len(list.Items))
+	for _, o := range list.Items {
+		out = append(out, o.Obj)
+	}
+	return out, nil
 }
 
 // NamespaceGetter reads a namespace. fresh asks for a read that sees every write
