@@ -139,15 +139,17 @@ func PodUsage(p *corev1.Pod) corev1.ResourceList {
 
 // PodRequests are the pod's effective requests.
 func PodRequests(s *corev1.PodSpec) corev1.ResourceList {
-	return effective(s, func(c *corev1.Container) corev1.ResourceList { return c.Resources.Requests })
+	return effective(s, false, func(c *corev1.Container) corev1.ResourceList { return c.Resources.Requests })
 }
 
 // PodLimits are the pod's effective limits.
 func PodLimits(s *corev1.PodSpec) corev1.ResourceList {
-	return effective(s, func(c *corev1.Container) corev1.ResourceList { return c.Resources.Limits })
+	return effective(s, true, func(c *corev1.Container) corev1.ResourceList { return c.Resources.Limits })
 }
 
-func effective(s *corev1.PodSpec, of func(*corev1.Container) corev1.ResourceList) corev1.ResourceList {
+// effective sums the containers, takes the larger init container, and adds the
+// overhead (for limits, only to resources the pod limits at all).
+func effective(s *corev1.PodSpec, limits bool, of func(*corev1.Container) corev1.ResourceList) corev1.ResourceList {
 	sum := corev1.ResourceList{}
 	for i := range s.Containers {
 		Add(sum, of(&s.Containers[i]))
@@ -159,7 +161,14 @@ func effective(s *corev1.PodSpec, of func(*corev1.Container) corev1.ResourceList
 			}
 		}
 	}
-	Add(sum, s.Overhead)
+	for n, q := range s.Overhead {
+		if cur, ok := sum[n]; ok {
+			cur.Add(q)
+			sum[n] = cur
+		} else if !limits {
+			sum[n] = q.DeepCopy()
+		}
+	}
 	return sum
 }
 

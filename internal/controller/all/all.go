@@ -14,6 +14,7 @@ import (
 	_ "tug/internal/controller/namespace"        // emptying namespaces being deleted
 	_ "tug/internal/controller/nodelifecycle"    // pod CIDRs, silent nodes, taints and evictions
 	_ "tug/internal/controller/replicaset"       // ReplicaSets and ReplicationControllers
+	_ "tug/internal/controller/resourcequota"    // ResourceQuota status: hard and used
 	_ "tug/internal/controller/serviceaccount"   // the default ServiceAccount of every namespace
 	_ "tug/internal/controller/statefulset"      // StatefulSets: ordered pods with stable names and claims
 )
