@@ -187,3 +187,55 @@ func TestQuotaConcurrentCreates(t *testing.T) {
 		t.Fatalf("dry run over the limit: err = %v, want Forbidden", err)
 	}
 }
+
+// A charge ends with its request: once the create's request is over, the store
+// alone says whether the object counts (here it was created and deleted again).
+func TestQuotaChargeEndsWithRequest(t *testing.T) {
+	objs := &fakeObjects{}
+	objs.add("resourcequotas", resourceQuota("q1", rl("pods", "1")))
+	q := NewQuota(objs)
+	ctx, cancel := context.WithCancel(context.Background())
+	first := cpuPod("first", "")
+	if err := q.Admit(ctx, &Request{Operation: Create, Resource: podsRes, Namespace: "ns1", Name: "first", Object: first}); err != nil {
+		t.Fatal(err)
+	}
+	second := func() error {
+		p := cpuPod("second", "")
+		return q.Admit(context.Background(), &Request{Operation: Create, Resource: podsRes, Namespace: "ns1", Name: "second", Object: p, DryRun: true})
+	}
+	if err := second(); !apierrors.IsForbidden(err) {
+		t.Fatalf("while the first create runs: err = %v, want Forbidden", err)
+	}
+	cancel()
+	if err := second(); err != nil {
+		t.Fatalf("after the first request ended: %v", err)
+	}
+}
+
+func TestQuotaUpdates(t *testing.T) {
+	claim := func(size string) *corev1.PersistentVolumeClaim {
+		c := &corev1.PersistentVolumeClaim{}
+		c.Name, c.Namespace, c.UID = "data", "ns1", "uid-data"
+		c.Spec.Resources.Requests = rl("storage", size)
+		return c
+	}
+	tests := []struct {
+		name     string
+		old, new *corev1.PersistentVolumeClaim
+		want     string
+	}{
+		{"growing within the quota", claim("4Gi"), claim("8Gi"), ""},
+		{"growing past the quota", claim("4Gi"), claim("12Gi"),
+			`persistentvolumeclaims "data" is forbidden: exceeded quota: q1, requested: requests.storage=8Gi, used: requests.storage=4Gi, limited: requests.storage=10Gi`},
+		{"unchanged size is not checked", claim("12Gi"), claim("12Gi"), ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			objs := &fakeObjects{}
+			objs.add("resourcequotas", resourceQuota("q1", rl("requests.storage", "10Gi", "persistentvolumeclaims", "1")))
+			objs.add("persistentvolumeclaims", tc.old)
+			err := NewQuota(objs).Admit(context.Background(), &Request{Operation: Update, Resource: pvcsRes, Namespace: "ns1", Name: "data", Object: tc.new, OldObject: tc.old})
+			checkRefusal(t, err, tc.want)
+		})
+	}
+}

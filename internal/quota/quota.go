@@ -184,6 +184,22 @@ func Add(a, b corev1.ResourceList) {
 	}
 }
 
+// Increase is what next charges beyond prev: the names where it charges more,
+// with the difference.
+func Increase(prev, next corev1.ResourceList) corev1.ResourceList {
+	out := corev1.ResourceList{}
+	for n, q := range next {
+		d := q.DeepCopy()
+		if p, ok := prev[n]; ok {
+			d.Sub(p)
+		}
+		if d.Sign() > 0 {
+			out[n] = d
+		}
+	}
+	return out
+}
+
 // BestEffort reports whether no container requests or limits cpu or memory.
 func BestEffort(s *corev1.PodSpec) bool {
 	for _, cs := range [][]corev1.Container{s.InitContainers, s.Containers} {
