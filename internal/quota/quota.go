@@ -239,28 +239,43 @@ func QOSClass(s *corev1.PodSpec) corev1.PodQOSClass {
 	return corev1.PodQOSGuaranteed
 }
 
-// Supported reports whether the quota's scopes are ones this package evaluates.
-// A quota with other scopes (PriorityClass, CrossNamespacePodAffinity, a scope
-// selector) is neither enforced nor counted.
+// Scoped reports whether q has scopes (or a scope selector): it then covers only
+// the pods they match, and nothing else.
+func Scoped(q *corev1.ResourceQuota) bool {
+	return len(q.Spec.Scopes) > 0 || (q.Spec.ScopeSelector != nil && len(q.Spec.ScopeSelector.MatchExpressions) > 0)
+}
+
+// Supported reports whether every scope of q is one this package evaluates. A quota
+// with another scope is neither enforced nor counted.
 func Supported(q *corev1.ResourceQuota) bool {
-	if q.Spec.ScopeSelector != nil && len(q.Spec.ScopeSelector.MatchExpressions) > 0 {
+	known := func(s corev1.ResourceQuotaScope) bool {
+		switch s {
+		case corev1.ResourceQuotaScopeTerminating, corev1.ResourceQuotaScopeNotTerminating,
+			corev1.ResourceQuotaScopeBestEffort, corev1.ResourceQuotaScopeNotBestEffort,
+			corev1.ResourceQuotaScopePriorityClass, corev1.ResourceQuotaScopeCrossNamespacePodAffinity:
+			return true
+		}
 		return false
 	}
 	for _, s := range q.Spec.Scopes {
-		switch s {
-		case corev1.ResourceQuotaScopeTerminating, corev1.ResourceQuotaScopeNotTerminating,
-			corev1.ResourceQuotaScopeBestEffort, corev1.ResourceQuotaScopeNotBestEffort:
-		default:
+		if !known(s) {
 			return false
+		}
+	}
+	if q.Spec.ScopeSelector != nil {
+		for _, e := range q.Spec.ScopeSelector.MatchExpressions {
+			if !known(e.ScopeName) {
+				return false
+			}
 		}
 	}
 	return true
 }
 
 // Covers reports whether q applies to an object of gr. Scoped quotas cover only
-// pods matching every scope.
+// pods matching every scope and every scope selector expression.
 func Covers(q *corev1.ResourceQuota, gr schema.GroupResource, obj interface{}) bool {
-	if len(q.Spec.Scopes) == 0 {
+	if !Scoped(q) {
 		return true
 	}
 	p, ok := obj.(*corev1.Pod)
@@ -268,29 +283,97 @@ func Covers(q *corev1.ResourceQuota, gr schema.GroupResource, obj interface{}) b
 		return false
 	}
 	for _, s := range q.Spec.Scopes {
-		var match bool
-		switch s {
-		case corev1.ResourceQuotaScopeTerminating:
-			match = p.Spec.ActiveDeadlineSeconds != nil && *p.Spec.ActiveDeadlineSeconds >= 0
-		case corev1.ResourceQuotaScopeNotTerminating:
-			match = p.Spec.ActiveDeadlineSeconds == nil
-		case corev1.ResourceQuotaScopeBestEffort:
-			match = BestEffort(&p.Spec)
-		case corev1.ResourceQuotaScopeNotBestEffort:
-			match = !BestEffort(&p.Spec)
-		}
-		if !match {
+		if !matchScope(p, corev1.ScopedResourceSelectorRequirement{ScopeName: s, Operator: corev1.ScopeSelectorOpExists}) {
 			return false
 		}
 	}
+	if q.Spec.ScopeSelector != nil {
+		for _, e := range q.Spec.ScopeSelector.MatchExpressions {
+			if !matchScope(p, e) {
+				return false
+			}
+		}
+	}
 	return true
+}
+
+// matchScope evaluates one scope requirement on a pod. Only the PriorityClass scope
+// has values; the others are properties a pod has or lacks.
+func matchScope(p *corev1.Pod, e corev1.ScopedResourceSelectorRequirement) bool {
+	if e.ScopeName == corev1.ResourceQuotaScopePriorityClass {
+		name := p.Spec.PriorityClassName
+		switch e.Operator {
+		case corev1.ScopeSelectorOpExists:
+			return name != ""
+		case corev1.ScopeSelectorOpDoesNotExist:
+			return name == ""
+		case corev1.ScopeSelectorOpIn:
+			return contains(e.Values, name)
+		case corev1.ScopeSelectorOpNotIn:
+			return !contains(e.Values, name)
+		}
+		return false
+	}
+	var has bool
+	switch e.ScopeName {
+	case corev1.ResourceQuotaScopeTerminating:
+		has = p.Spec.ActiveDeadlineSeconds != nil && *p.Spec.ActiveDeadlineSeconds >= 0
+	case corev1.ResourceQuotaScopeNotTerminating:
+		has = p.Spec.ActiveDeadlineSeconds == nil
+	case corev1.ResourceQuotaScopeBestEffort:
+		has = BestEffort(&p.Spec)
+	case corev1.ResourceQuotaScopeNotBestEffort:
+		has = !BestEffort(&p.Spec)
+	case corev1.ResourceQuotaScopeCrossNamespacePodAffinity:
+		has = crossNamespaceAffinity(p.Spec.Affinity)
+	}
+	if e.Operator == corev1.ScopeSelectorOpDoesNotExist {
+		return !has
+	}
+	return has
+}
+
+func contains(vs []string, v string) bool {
+	for _, x := range vs {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// crossNamespaceAffinity reports whether some pod (anti-)affinity term looks at
+// other namespaces.
+func crossNamespaceAffinity(a *corev1.Affinity) bool {
+	if a == nil {
+		return false
+	}
+	var terms []corev1.PodAffinityTerm
+	if pa := a.PodAffinity; pa != nil {
+		terms = append(terms, pa.RequiredDuringSchedulingIgnoredDuringExecution...)
+		for _, w := range pa.PreferredDuringSchedulingIgnoredDuringExecution {
+			terms = append(terms, w.PodAffinityTerm)
+		}
+	}
+	if pa := a.PodAntiAffinity; pa != nil {
+		terms = append(terms, pa.RequiredDuringSchedulingIgnoredDuringExecution...)
+		for _, w := range pa.PreferredDuringSchedulingIgnoredDuringExecution {
+			terms = append(terms, w.PodAffinityTerm)
+		}
+	}
+	for _, t := range terms {
+		if len(t.Namespaces) > 0 || t.NamespaceSelector != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // ScopedNames are the resource names a scoped quota may limit: a scope speaks of
 // pods, so only pod counts and compute resources (BestEffort pods have none, so
 // such a quota counts only pods).
 func scopedNames(q *corev1.ResourceQuota) map[corev1.ResourceName]bool {
-	if len(q.Spec.Scopes) == 0 {
+	if !Scoped(q) {
 		return nil
 	}
 	out := map[corev1.ResourceName]bool{}

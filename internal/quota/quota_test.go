@@ -113,3 +113,54 @@ func TestMissingCompute(t *testing.T) {
 		}
 	}
 }
+
+func TestCovers(t *testing.T) {
+	deadline := int64(30)
+	best := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c"}}}}
+	high := &corev1.Pod{Spec: corev1.PodSpec{PriorityClassName: "high", ActiveDeadlineSeconds: &deadline,
+		Containers: []corev1.Container{{Name: "c", Resources: corev1.ResourceRequirements{Requests: rl("cpu", "1")}}}}}
+	cross := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c"}}, Affinity: &corev1.Affinity{
+		PodAntiAffinity: &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{Namespaces: []string{"other"}, TopologyKey: "x"}}}}}}
+	sel := func(scope corev1.ResourceQuotaScope, op corev1.ScopeSelectorOperator, values ...string) *corev1.ScopeSelector {
+		return &corev1.ScopeSelector{MatchExpressions: []corev1.ScopedResourceSelectorRequirement{{ScopeName: scope, Operator: op, Values: values}}}
+	}
+	pods := schema.GroupResource{Resource: "pods"}
+	tests := []struct {
+		name   string
+		scopes []corev1.ResourceQuotaScope
+		sel    *corev1.ScopeSelector
+		want   string // best high cross
+	}{
+		{"no scope", nil, nil, "111"},
+		{"best effort", []corev1.ResourceQuotaScope{corev1.ResourceQuotaScopeBestEffort}, nil, "101"},
+		{"not best effort and terminating", []corev1.ResourceQuotaScope{corev1.ResourceQuotaScopeNotBestEffort, corev1.ResourceQuotaScopeTerminating}, nil, "010"},
+		{"not terminating", []corev1.ResourceQuotaScope{corev1.ResourceQuotaScopeNotTerminating}, nil, "101"},
+		{"priority class in", nil, sel(corev1.ResourceQuotaScopePriorityClass, corev1.ScopeSelectorOpIn, "high", "mid"), "010"},
+		{"priority class not in", nil, sel(corev1.ResourceQuotaScopePriorityClass, corev1.ScopeSelectorOpNotIn, "high"), "101"},
+		{"priority class exists", nil, sel(corev1.ResourceQuotaScopePriorityClass, corev1.ScopeSelectorOpExists), "010"},
+		{"cross-namespace affinity", []corev1.ResourceQuotaScope{corev1.ResourceQuotaScopeCrossNamespacePodAffinity}, nil, "001"},
+		{"selector on a plain scope", nil, sel(corev1.ResourceQuotaScopeBestEffort, corev1.ScopeSelectorOpDoesNotExist), "010"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			q := &corev1.ResourceQuota{Spec: corev1.ResourceQuotaSpec{Scopes: tc.scopes, ScopeSelector: tc.sel}}
+			if !Supported(q) {
+				t.Fatal("not supported")
+			}
+			got := ""
+			for _, p := range []*corev1.Pod{best, high, cross} {
+				if Covers(q, pods, p) {
+					got += "1"
+				} else {
+					got += "0"
+				}
+			}
+			if got != tc.want {
+				t.Fatalf("covers %s, want %s", got, tc.want)
+			}
+			if tc.want != "111" && Covers(q, schema.GroupResource{Resource: "services"}, &corev1.Service{}) {
+				t.Fatal("a scoped quota covers a service")
+			}
+		})
+	}
+}

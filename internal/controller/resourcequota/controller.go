@@ -157,7 +157,7 @@ func (rc *Controller) usage(ctx context.Context, q *corev1.ResourceQuota) (corev
 			}
 			continue
 		}
-		if len(q.Spec.Scopes) > 0 {
+		if quota.Scoped(q) {
 			continue // scopes speak only of pods
 		}
 		others = true
