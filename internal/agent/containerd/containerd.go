@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +22,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"tug/internal/agent/mounts"
 	"tug/internal/agent/network"
 )
 
@@ -327,7 +327,7 @@ var ErrStateOnDisk = errors.New("the state dir already holds containerd state on
 // version) is left alone, so that containers tracked there are never hidden.
 func (c Config) MountState() error {
 	dir := c.State()
-	mounted, err := IsMountPoint(dir)
+	mounted, err := mounts.IsMountPoint(dir)
 	if err != nil || mounted {
 		return err
 	}
@@ -351,70 +351,4 @@ func (c Config) MountState() error {
 
 // UnmountState detaches the state tmpfs and whatever is still mounted below it;
 // only for a node that stopped its containerd and every pod for good.
-func (c Config) UnmountState() error {
-	dir, err := filepath.Abs(c.State())
-	if err != nil {
-		return err
-	}
-	points, err := mountPoints()
-	if err != nil {
-		return err
-	}
-	var below []string
-	for _, p := range points {
-		if p == dir || strings.HasPrefix(p, dir+"/") {
-			below = append(below, p)
-		}
-	}
-	// Deepest first.
-	sort.Slice(below, func(i, j int) bool { return len(below[i]) > len(below[j]) })
-	var errs []error
-	for _, p := range below {
-		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
-			errs = append(errs, fmt.Errorf("unmount %s: %w", p, err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// IsMountPoint reports whether dir is a mount point in this mount namespace.
-func IsMountPoint(dir string) (bool, error) {
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		return false, err
-	}
-	points, err := mountPoints()
-	if err != nil {
-		return false, err
-	}
-	for _, p := range points {
-		if p == dir {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-func mountPoints() ([]string, error) {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return nil, err
-	}
-	return parseMountPoints(string(b)), nil
-}
-
-// parseMountPoints returns the mount points of a mountinfo table (the fifth
-// field, with the kernel's octal escapes for space, tab, newline and backslash
-// undone).
-func parseMountPoints(mountinfo string) []string {
-	unescape := strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`)
-	var out []string
-	for _, line := range strings.Split(mountinfo, "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 {
-			continue
-		}
-		out = append(out, unescape.Replace(f[4]))
-	}
-	return out
-}
+func (c Config) UnmountState() error { return mounts.UnmountUnder(c.State()) }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"tug/internal/agent/mounts"
 )
 
 func TestConfigTOML(t *testing.T) {
@@ -38,24 +40,6 @@ func TestStalePIDIgnoresOtherProcesses(t *testing.T) {
 	}
 }
 
-func TestParseMountPoints(t *testing.T) {
-	for _, tc := range []struct {
-		name, mountinfo string
-		want            []string
-	}{
-		{"plain", "27 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n22 27 0:21 / /proc rw,relatime - proc proc rw\n", []string{"/", "/proc"}},
-		{"escaped space and backslash", `90 27 0:50 / /data/my\040node/containerd/state rw - tmpfs tmpfs rw` + "\n" + `91 27 0:51 / /a\134b rw - tmpfs tmpfs rw`, []string{"/data/my node/containerd/state", `/a\b`}},
-		{"short and empty lines", "\n1 2\n", nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got := parseMountPoints(tc.mountinfo)
-			if strings.Join(got, "|") != strings.Join(tc.want, "|") {
-				t.Errorf("got %q, want %q", got, tc.want)
-			}
-		})
-	}
-}
-
 func TestMountStateLeavesStateOnDiskAlone(t *testing.T) {
 	c := Config{Dir: t.TempDir()}
 	if err := os.MkdirAll(filepath.Join(c.State(), "runc"), 0o711); err != nil {
@@ -65,20 +49,8 @@ func TestMountStateLeavesStateOnDiskAlone(t *testing.T) {
 	if !errors.Is(err, ErrStateOnDisk) {
 		t.Fatalf("MountState over existing state: %v", err)
 	}
-	if m, _ := IsMountPoint(c.State()); m {
+	if m, _ := mounts.IsMountPoint(c.State()); m {
 		t.Error("a tmpfs hides the state on disk")
-	}
-}
-
-func TestIsMountPoint(t *testing.T) {
-	for _, tc := range []struct {
-		dir  string
-		want bool
-	}{{"/", true}, {"/proc", true}, {"/proc/", true}, {t.TempDir(), false}} {
-		got, err := IsMountPoint(tc.dir)
-		if err != nil || got != tc.want {
-			t.Errorf("IsMountPoint(%q) = %v, %v; want %v", tc.dir, got, err, tc.want)
-		}
 	}
 }
 
@@ -91,7 +63,7 @@ func TestMountStateTmpfs(t *testing.T) {
 	if err := c.MountState(); err != nil {
 		t.Fatal(err)
 	}
-	if m, _ := IsMountPoint(c.State()); !m {
+	if m, _ := mounts.IsMountPoint(c.State()); !m {
 		t.Fatal("state is not a mount point")
 	}
 	// A restarted agent finds the tmpfs with its files and keeps it.
@@ -101,7 +73,7 @@ func TestMountStateTmpfs(t *testing.T) {
 	if err := c.MountState(); err != nil {
 		t.Fatalf("second MountState: %v", err)
 	}
-	points, _ := mountPoints()
+	points, _ := mounts.Points()
 	n := 0
 	for _, p := range points {
 		if p == c.State() {
@@ -117,7 +89,7 @@ func TestMountStateTmpfs(t *testing.T) {
 	if err := c.UnmountState(); err != nil {
 		t.Fatal(err)
 	}
-	if m, _ := IsMountPoint(c.State()); m {
+	if m, _ := mounts.IsMountPoint(c.State()); m {
 		t.Error("still mounted after UnmountState")
 	}
 }

@@ -25,12 +25,6 @@ func TestHostIP(t *testing.T) {
 	}
 }
 
-func TestUnescapeMount(t *testing.T) {
-	if got := unescapeMount(`/a\040b`); got != "/a b" {
-		t.Errorf("%q", got)
-	}
-}
-
 func TestProcessesWithSkipsSelf(t *testing.T) {
 	for _, pid := range processesWith(os.Args[0]) {
 		if pid == os.Getpid() {

@@ -5,16 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"tug/internal/agent/containerd"
 	"tug/internal/agent/kubelet"
+	"tug/internal/agent/mounts"
 	"tug/internal/agent/network"
 )
 
@@ -47,7 +45,7 @@ func Reset(dataDir, netns, cgroupRoot string) error {
 	for _, p := range processesWith(sock) {
 		killWait(p, syscall.SIGKILL)
 	}
-	if err := unmountUnder(dataDir); err != nil {
+	if err := mounts.UnmountUnder(dataDir); err != nil {
 		errs = append(errs, err)
 	}
 	if err := kubelet.RemoveCgroups(cgroupRoot, true); err != nil {
@@ -119,36 +117,4 @@ func processesWith(s string) []int {
 		}
 	}
 	return out
-}
-
-// unmountUnder detaches every mount below dir, deepest first.
-func unmountUnder(dir string) error {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return err
-	}
-	var mounts []string
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 {
-			continue
-		}
-		mp := unescapeMount(f[4])
-		if mp == dir || strings.HasPrefix(mp, dir+"/") {
-			mounts = append(mounts, mp)
-		}
-	}
-	sort.Slice(mounts, func(i, j int) bool { return len(mounts[i]) > len(mounts[j]) })
-	var errs []error
-	for _, m := range mounts {
-		if err := unix.Unmount(m, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
-			errs = append(errs, fmt.Errorf("unmount %s: %w", m, err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func unescapeMount(s string) string {
-	r := strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`)
-	return r.Replace(s)
 }
