@@ -13,6 +13,7 @@ import (
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 
 	"tug/internal/quota"
+	"tug/internal/registry"
 )
 
 // ObjectLister lists the objects of one resource in a namespace. fresh asks for a
@@ -120,13 +121,13 @@ func applyDefaults(rr *corev1.ResourceRequirements, limits, requests corev1.Reso
 		(*dst)[n] = q.DeepCopy()
 		changed = true
 	}
-	for _, n := range sortedNames(limits) {
+	for _, n := range registry.SortedResourceNames(limits) {
 		set(&rr.Limits, n, limits[n])
 	}
-	for _, n := range sortedNames(requests) {
+	for _, n := range registry.SortedResourceNames(requests) {
 		set(&rr.Requests, n, requests[n])
 	}
-	for _, n := range sortedNames(rr.Limits) {
+	for _, n := range registry.SortedResourceNames(rr.Limits) {
 		set(&rr.Requests, n, rr.Limits[n])
 	}
 	return changed
@@ -143,7 +144,7 @@ func limitClaim(ranges []*corev1.LimitRange, pvc *corev1.PersistentVolumeClaim) 
 			// A claim's size is what it requests; its limits are not looked at.
 			req := pvc.Spec.Resources.Requests
 			errs = append(errs, checkRange(corev1.LimitRangeItem{Min: it.Min}, kind, req, nil)...)
-			for _, n := range sortedNames(it.Max) {
+			for _, n := range registry.SortedResourceNames(it.Max) {
 				bound := it.Max[n]
 				r, ok := req[n]
 				switch {
@@ -162,7 +163,7 @@ func limitClaim(ranges []*corev1.LimitRange, pvc *corev1.PersistentVolumeClaim) 
 // named kind in the messages) with one range item.
 func checkRange(it corev1.LimitRangeItem, kind string, req, lim corev1.ResourceList) []error {
 	var errs []error
-	for _, n := range sortedNames(it.Min) {
+	for _, n := range registry.SortedResourceNames(it.Min) {
 		bound := it.Min[n]
 		r, hasReq := req[n]
 		l, hasLim := lim[n]
@@ -175,7 +176,7 @@ func checkRange(it corev1.LimitRangeItem, kind string, req, lim corev1.ResourceL
 			errs = append(errs, fmt.Errorf("minimum %s usage per %s is %s, but limit is %s", n, kind, bound.String(), l.String()))
 		}
 	}
-	for _, n := range sortedNames(it.Max) {
+	for _, n := range registry.SortedResourceNames(it.Max) {
 		bound := it.Max[n]
 		r, hasReq := req[n]
 		l, hasLim := lim[n]
@@ -188,7 +189,7 @@ func checkRange(it corev1.LimitRangeItem, kind string, req, lim corev1.ResourceL
 			errs = append(errs, fmt.Errorf("maximum %s usage per %s is %s, but request is %s", n, kind, bound.String(), r.String()))
 		}
 	}
-	for _, n := range sortedNames(it.MaxLimitRequestRatio) {
+	for _, n := range registry.SortedResourceNames(it.MaxLimitRequestRatio) {
 		bound := it.MaxLimitRequestRatio[n]
 		r, hasReq := req[n]
 		l, hasLim := lim[n]
@@ -205,13 +206,4 @@ func checkRange(it corev1.LimitRangeItem, kind string, req, lim corev1.ResourceL
 		}
 	}
 	return errs
-}
-
-func sortedNames(l corev1.ResourceList) []corev1.ResourceName {
-	out := make([]corev1.ResourceName, 0, len(l))
-	for n := range l {
-		out = append(out, n)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
 }

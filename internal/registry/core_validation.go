@@ -184,7 +184,7 @@ func checkQuantityNonNegative(p *field.Path, q resource.Quantity) field.ErrorLis
 func checkResourceRequirements(r *corev1.ResourceRequirements, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	lp, rp := p.Child("limits"), p.Child("requests")
-	for _, n := range sortedResourceNames(r.Limits) {
+	for _, n := range SortedResourceNames(r.Limits) {
 		q := r.Limits[n]
 		kp := lp.Key(string(n))
 		errs = append(errs, checkContainerResourceName(kp, n)...)
@@ -193,7 +193,7 @@ func checkResourceRequirements(r *corev1.ResourceRequirements, p *field.Path) fi
 			errs = append(errs, field.Invalid(kp, q.String(), "must be an integer"))
 		}
 	}
-	for _, n := range sortedResourceNames(r.Requests) {
+	for _, n := range SortedResourceNames(r.Requests) {
 		q := r.Requests[n]
 		kp := rp.Key(string(n))
 		errs = append(errs, checkContainerResourceName(kp, n)...)
@@ -223,7 +223,8 @@ func checkResourceRequirements(r *corev1.ResourceRequirements, p *field.Path) fi
 	return errs
 }
 
-func sortedResourceNames(l corev1.ResourceList) []corev1.ResourceName {
+// SortedResourceNames returns the names of l in order.
+func SortedResourceNames(l corev1.ResourceList) []corev1.ResourceName {
 	out := make([]corev1.ResourceName, 0, len(l))
 	for n := range l {
 		out = append(out, n)

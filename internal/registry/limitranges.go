@@ -68,7 +68,7 @@ func validateLimitRange(lr *corev1.LimitRange) field.ErrorList {
 			list corev1.ResourceList
 		}{{"max", it.Max}, {"min", it.Min}, {"default", it.Default}, {"defaultRequest", it.DefaultRequest}, {"maxLimitRequestRatio", it.MaxLimitRequestRatio}}
 		for _, l := range lists {
-			for _, n := range sortedResourceNames(l.list) {
+			for _, n := range SortedResourceNames(l.list) {
 				kp := ip.Child(l.name).Key(string(n))
 				errs = append(errs, checkQualifiedName(kp, string(n))...)
 				errs = append(errs, checkQuantityNonNegative(kp, l.list[n])...)
@@ -91,7 +91,7 @@ func validateLimitRange(lr *corev1.LimitRange) field.ErrorList {
 		}
 		// Each bound must be consistent with the others: min <= defaultRequest <= default <= max.
 		order := func(lo, hi corev1.ResourceList, loName, hiName string) {
-			for _, n := range sortedResourceNames(lo) {
+			for _, n := range SortedResourceNames(lo) {
 				l := lo[n]
 				h, ok := hi[n]
 				if ok && l.Cmp(h) > 0 {
@@ -106,7 +106,7 @@ func validateLimitRange(lr *corev1.LimitRange) field.ErrorList {
 		order(it.Default, it.Max, "default", "max")
 		order(it.DefaultRequest, it.Max, "defaultRequest", "max")
 		one := resource.MustParse("1")
-		for _, n := range sortedResourceNames(it.MaxLimitRequestRatio) {
+		for _, n := range SortedResourceNames(it.MaxLimitRequestRatio) {
 			r := it.MaxLimitRequestRatio[n]
 			if r.Cmp(one) < 0 {
 				errs = append(errs, field.Invalid(ip.Child("maxLimitRequestRatio").Key(string(n)), r.String(), "ratio must be greater than or equal to 1"))

@@ -142,7 +142,7 @@ func validateNodeStatus(st *corev1.NodeStatus, p *field.Path) field.ErrorList {
 		name string
 		list corev1.ResourceList
 	}{{"capacity", st.Capacity}, {"allocatable", st.Allocatable}} {
-		for _, n := range sortedResourceNames(l.list) {
+		for _, n := range SortedResourceNames(l.list) {
 			errs = append(errs, checkQuantityNonNegative(p.Child(l.name).Key(string(n)), l.list[n])...)
 		}
 	}

@@ -33,7 +33,7 @@ func init() {
 				c := obj.(*corev1.PersistentVolumeClaim)
 				sp := field.NewPath("status")
 				errs := checkOptionalEnum(sp.Child("phase"), c.Status.Phase, corev1.ClaimPending, corev1.ClaimBound, corev1.ClaimLost)
-				for _, n := range sortedResourceNames(c.Status.Capacity) {
+				for _, n := range SortedResourceNames(c.Status.Capacity) {
 					errs = append(errs, checkQuantityNonNegative(sp.Child("capacity").Key(string(n)), c.Status.Capacity[n])...)
 				}
 				return errs
@@ -80,7 +80,7 @@ func ValidatePersistentVolumeClaimSpec(s *corev1.PersistentVolumeClaimSpec, sp *
 	case q.Sign() <= 0:
 		errs = append(errs, field.Invalid(rp.Child("requests").Key(string(corev1.ResourceStorage)), q.String(), "must be greater than zero"))
 	}
-	for _, n := range sortedResourceNames(s.Resources.Limits) {
+	for _, n := range SortedResourceNames(s.Resources.Limits) {
 		errs = append(errs, checkQuantityNonNegative(rp.Child("limits").Key(string(n)), s.Resources.Limits[n])...)
 	}
 	if s.StorageClassName != nil && *s.StorageClassName != "" {

@@ -87,7 +87,7 @@ func validatePersistentVolume(pv *corev1.PersistentVolume) field.ErrorList {
 	if len(pv.Spec.Capacity) == 0 {
 		errs = append(errs, field.Required(sp.Child("capacity"), ""))
 	} else if q, ok := pv.Spec.Capacity[corev1.ResourceStorage]; !ok || len(pv.Spec.Capacity) > 1 {
-		errs = append(errs, field.NotSupported(sp.Child("capacity"), sortedResourceNames(pv.Spec.Capacity), []string{string(corev1.ResourceStorage)}))
+		errs = append(errs, field.NotSupported(sp.Child("capacity"), SortedResourceNames(pv.Spec.Capacity), []string{string(corev1.ResourceStorage)}))
 	} else {
 		errs = append(errs, checkQuantityNonNegative(sp.Child("capacity").Key(string(corev1.ResourceStorage)), q)...)
 	}

@@ -69,7 +69,7 @@ func checkQuotaResourceName(p *field.Path, n corev1.ResourceName) field.ErrorLis
 
 func checkQuotaList(l corev1.ResourceList, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	for _, n := range sortedResourceNames(l) {
+	for _, n := range SortedResourceNames(l) {
 		kp := p.Key(string(n))
 		errs = append(errs, checkQuotaResourceName(kp, n)...)
 		errs = append(errs, checkQuantityNonNegative(kp, l[n])...)
@@ -96,7 +96,7 @@ func validateQuotaSpec(s *corev1.ResourceQuotaSpec, p *field.Path) field.ErrorLi
 // quotaRow: Name, Age, Request ("pods: 1/10, ..."), Limit (the limits.* ones).
 func quotaRow(q *corev1.ResourceQuota) []interface{} {
 	var req, lim []string
-	for _, n := range sortedResourceNames(q.Spec.Hard) {
+	for _, n := range SortedResourceNames(q.Spec.Hard) {
 		used, hard := q.Status.Used[n], q.Status.Hard[n]
 		cell := fmt.Sprintf("%s: %s/%s", n, used.String(), hard.String())
 		if strings.HasPrefix(string(n), "limits.") {
