@@ -87,7 +87,7 @@ func limitPod(ranges []*corev1.LimitRange, pod *corev1.Pod) []error {
 		}
 	}
 	if changed {
-		pod.Status.QOSClass = quota.QOSClass(&pod.Spec)
+		pod.Status.QOSClass = registry.PodQOS(&pod.Spec)
 	}
 	var errs []error
 	for _, lr := range ranges {

@@ -12,6 +12,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"tug/internal/registry"
 )
 
 // CountName is the object-count resource name of a group resource:
@@ -200,44 +202,9 @@ func Increase(prev, next corev1.ResourceList) corev1.ResourceList {
 	return out
 }
 
-// BestEffort reports whether no container requests or limits cpu or memory.
-func BestEffort(s *corev1.PodSpec) bool {
-	for _, cs := range [][]corev1.Container{s.InitContainers, s.Containers} {
-		for _, c := range cs {
-			for _, n := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-				if _, ok := c.Resources.Requests[n]; ok {
-					return false
-				}
-				if _, ok := c.Resources.Limits[n]; ok {
-					return false
-				}
-			}
-		}
-	}
-	return true
-}
-
-// QOSClass classifies a pod spec: Guaranteed when every container limits cpu and
-// memory and requests equal limits, BestEffort when nothing is set, else Burstable.
-func QOSClass(s *corev1.PodSpec) corev1.PodQOSClass {
-	if BestEffort(s) {
-		return corev1.PodQOSBestEffort
-	}
-	for _, cs := range [][]corev1.Container{s.InitContainers, s.Containers} {
-		for _, c := range cs {
-			for _, n := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-				l, ok := c.Resources.Limits[n]
-				if !ok || l.IsZero() {
-					return corev1.PodQOSBurstable
-				}
-				if r, ok := c.Resources.Requests[n]; ok && r.Cmp(l) != 0 {
-					return corev1.PodQOSBurstable
-				}
-			}
-		}
-	}
-	return corev1.PodQOSGuaranteed
-}
+// BestEffort reports whether a pod is of the BestEffort class (what the
+// BestEffort and NotBestEffort scopes select).
+func BestEffort(s *corev1.PodSpec) bool { return registry.PodQOS(s) == corev1.PodQOSBestEffort }
 
 // Scoped reports whether q has scopes (or a scope selector): it then covers only
 // the pods they match, and nothing else.

@@ -45,7 +45,7 @@ func init() {
 			PrepareForCreate: func(_ context.Context, obj runtime.Object) {
 				// priority and preemptionPolicy come from the priority admission.
 				p := obj.(*corev1.Pod)
-				p.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: podQOS(&p.Spec)}
+				p.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: PodQOS(&p.Spec)}
 				if len(p.Spec.SchedulingGates) > 0 {
 					// The scheduler leaves gated pods alone; the condition tells
 					// users why the pod waits (STATUS SchedulingGated).
@@ -168,8 +168,8 @@ func podGracePeriod(obj runtime.Object, requested *int64) int64 {
 	return g
 }
 
-// podQOS classifies a pod by its containers' cpu and memory requests and limits.
-func podQOS(spec *corev1.PodSpec) corev1.PodQOSClass {
+// PodQOS classifies a pod by its containers' cpu and memory requests and limits.
+func PodQOS(spec *corev1.PodSpec) corev1.PodQOSClass {
 	requests, limits := corev1.ResourceList{}, corev1.ResourceList{}
 	guaranteed := true
 	add := func(l corev1.ResourceList, n corev1.ResourceName, q resource.Quantity) {

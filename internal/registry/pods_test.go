@@ -365,7 +365,7 @@ func TestPodQOS(t *testing.T) {
 			for i, r := range tc.res {
 				spec.Containers = append(spec.Containers, corev1.Container{Name: string(rune('a' + i)), Resources: r})
 			}
-			if got := podQOS(spec); got != tc.want {
+			if got := PodQOS(spec); got != tc.want {
 				t.Errorf("got %s, want %s", got, tc.want)
 			}
 		})

@@ -11,8 +11,9 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"tug/internal/registry"
 )
 
 // sandboxConfig is the runtime sandbox of a pod.
@@ -397,59 +398,8 @@ func oomScoreAdj(pod *corev1.Pod, c *corev1.Container, capacity int64) int64 {
 	return min(max(adj, 2), 999)
 }
 
-// qosClass is the pod's quality of service class.
-func qosClass(pod *corev1.Pod) corev1.PodQOSClass {
-	requests := corev1.ResourceList{}
-	limits := corev1.ResourceList{}
-	guaranteed := true
-	all := append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...)
-	for _, c := range all {
-		for name, q := range c.Resources.Requests {
-			if name != corev1.ResourceCPU && name != corev1.ResourceMemory {
-				continue
-			}
-			if !q.IsZero() {
-				addTo(requests, name, q)
-			}
-		}
-		has := map[corev1.ResourceName]bool{}
-		for name, q := range c.Resources.Limits {
-			if name != corev1.ResourceCPU && name != corev1.ResourceMemory {
-				continue
-			}
-			if !q.IsZero() {
-				addTo(limits, name, q)
-				has[name] = true
-			}
-		}
-		if !has[corev1.ResourceCPU] || !has[corev1.ResourceMemory] {
-			guaranteed = false
-		}
-	}
-	if len(requests) == 0 && len(limits) == 0 {
-		return corev1.PodQOSBestEffort
-	}
-	if guaranteed {
-		for name, r := range requests {
-			if l, ok := limits[name]; !ok || l.Cmp(r) != 0 {
-				guaranteed = false
-			}
-		}
-	}
-	if guaranteed && len(limits) == 2 {
-		return corev1.PodQOSGuaranteed
-	}
-	return corev1.PodQOSBurstable
-}
-
-func addTo(list corev1.ResourceList, name corev1.ResourceName, q resource.Quantity) {
-	if cur, ok := list[name]; ok {
-		cur.Add(q)
-		list[name] = cur
-		return
-	}
-	list[name] = q.DeepCopy()
-}
+// qosClass is the pod's quality of service class, by the API server's rule.
+func qosClass(pod *corev1.Pod) corev1.PodQOSClass { return registry.PodQOS(&pod.Spec) }
 
 // linuxSecurity turns the pod's and container's security contexts into the
 // runtime's (the container's settings win).
