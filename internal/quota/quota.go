@@ -149,20 +149,29 @@ func PodLimits(s *corev1.PodSpec) corev1.ResourceList {
 	return effective(s, true, func(c *corev1.Container) corev1.ResourceList { return c.Resources.Limits })
 }
 
-// effective sums the containers, takes the larger init container, and adds the
-// overhead (for limits, only to resources the pod limits at all).
+// effective is what a pod holds while it exists: the app containers together
+// with the sidecars (init containers that keep running), or the largest step of
+// initialisation (the sidecars started so far plus one init container) if that
+// is bigger, plus the overhead (for limits, only on resources the pod limits at
+// all). The scheduler counts a pod on its node by the same rule.
 func effective(s *corev1.PodSpec, limits bool, of func(*corev1.Container) corev1.ResourceList) corev1.ResourceList {
-	sum := corev1.ResourceList{}
+	sum, sidecars, peak := corev1.ResourceList{}, corev1.ResourceList{}, corev1.ResourceList{}
 	for i := range s.Containers {
 		Add(sum, of(&s.Containers[i]))
 	}
 	for i := range s.InitContainers {
-		for n, q := range of(&s.InitContainers[i]) {
-			if cur, ok := sum[n]; !ok || q.Cmp(cur) > 0 {
-				sum[n] = q.DeepCopy()
-			}
+		c := &s.InitContainers[i]
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			Add(sidecars, of(c))
+			maxInto(peak, sidecars)
+			continue
 		}
+		step := sidecars.DeepCopy()
+		Add(step, of(c))
+		maxInto(peak, step)
 	}
+	Add(sum, sidecars)
+	maxInto(sum, peak)
 	for n, q := range s.Overhead {
 		if cur, ok := sum[n]; ok {
 			cur.Add(q)
@@ -172,6 +181,15 @@ func effective(s *corev1.PodSpec, limits bool, of func(*corev1.Container) corev1
 		}
 	}
 	return sum
+}
+
+// maxInto raises each quantity of a to b's where b's is larger.
+func maxInto(a, b corev1.ResourceList) {
+	for n, q := range b {
+		if cur, ok := a[n]; !ok || q.Cmp(cur) > 0 {
+			a[n] = q.DeepCopy()
+		}
+	}
 }
 
 // Add adds b into a.

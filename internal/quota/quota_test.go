@@ -7,6 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"tug/internal/registry"
 )
 
 func rl(kv ...string) corev1.ResourceList {
@@ -17,23 +19,12 @@ func rl(kv ...string) corev1.ResourceList {
 	return out
 }
 
-func show(l corev1.ResourceList) string {
-	var names []corev1.ResourceName
-	for n := range l {
-		names = append(names, n)
-	}
-	sortNames(names)
-	return Format(l, names)
-}
+func show(l corev1.ResourceList) string { return Format(l, registry.SortedResourceNames(l)) }
 
-func sortNames(ns []corev1.ResourceName) {
-	for i := range ns {
-		for j := i + 1; j < len(ns); j++ {
-			if ns[j] < ns[i] {
-				ns[i], ns[j] = ns[j], ns[i]
-			}
-		}
-	}
+func sidecar(c corev1.Container) corev1.Container {
+	always := corev1.ContainerRestartPolicyAlways
+	c.RestartPolicy = &always
+	return c
 }
 
 func TestUsage(t *testing.T) {
@@ -53,6 +44,14 @@ func TestUsage(t *testing.T) {
 			&corev1.Pod{Spec: corev1.PodSpec{InitContainers: []corev1.Container{c(rl("cpu", "1"), nil)}, Containers: []corev1.Container{c(rl("cpu", "100m"), nil)},
 				Overhead: rl("cpu", "50m")}},
 			"count/pods=1,cpu=1050m,pods=1,requests.cpu=1050m"},
+		{"sidecars add to the containers", schema.GroupResource{Resource: "pods"},
+			&corev1.Pod{Spec: corev1.PodSpec{InitContainers: []corev1.Container{sidecar(c(rl("cpu", "200m"), nil)), c(rl("cpu", "250m"), nil)},
+				Containers: []corev1.Container{c(rl("cpu", "100m"), nil)}}},
+			"count/pods=1,cpu=450m,pods=1,requests.cpu=450m"},
+		{"an init step after a sidecar counts both", schema.GroupResource{Resource: "pods"},
+			&corev1.Pod{Spec: corev1.PodSpec{InitContainers: []corev1.Container{sidecar(c(rl("cpu", "200m"), nil)), c(rl("cpu", "1"), nil)},
+				Containers: []corev1.Container{c(rl("cpu", "100m"), nil)}}},
+			"count/pods=1,cpu=1200m,pods=1,requests.cpu=1200m"},
 		{"finished pod charges nothing", schema.GroupResource{Resource: "pods"},
 			&corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{c(rl("cpu", "1"), nil)}}, Status: corev1.PodStatus{Phase: corev1.PodFailed}}, ""},
 		{"load balancer", schema.GroupResource{Resource: "services"},
