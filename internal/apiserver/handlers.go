@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -108,8 +109,13 @@ func (s *Server) named(res *registry.Resource, err error, name string) error {
 
 // listOptions reads selectors and paging parameters.
 func (s *Server) listOptions(r *http.Request, info *requestInfo, res *registry.Resource) (storage.ListOptions, error) {
-	q := r.URL.Query()
-	opts := storage.ListOptions{Namespace: info.Namespace, ResourceVersion: q.Get("resourceVersion"), Continue: q.Get("continue")}
+	return listOptionsFrom(r.URL.Query(), info.Namespace, res)
+}
+
+// listOptionsFrom reads the list options of a query (labelSelector, fieldSelector,
+// resourceVersion, resourceVersionMatch, limit, continue).
+func listOptionsFrom(q url.Values, namespace string, res *registry.Resource) (storage.ListOptions, error) {
+	opts := storage.ListOptions{Namespace: namespace, ResourceVersion: q.Get("resourceVersion"), Continue: q.Get("continue")}
 	if v := q.Get("labelSelector"); v != "" {
 		sel, err := labels.Parse(v)
 		if err != nil {

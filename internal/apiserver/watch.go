@@ -2,10 +2,12 @@ package apiserver
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -19,26 +21,27 @@ import (
 	"tug/internal/storage"
 )
 
-// serveWatch streams changes as newline-delimited JSON watch events (or framed
-// protobuf), until the client goes away or timeoutSeconds pass.
-func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, info *requestInfo, res *registry.Resource) {
-	out, err := negotiate(r)
+// openedWatch is a watch with its request's options applied: the storage watcher,
+// when the watch ends, and whether it announces the end of its initial events.
+type openedWatch struct {
+	watcher        *storage.Watcher
+	timeout        time.Duration
+	initialPending bool
+}
+
+// openWatch starts the watch a query asks for (the options of a list, plus
+// timeoutSeconds, allowWatchBookmarks and sendInitialEvents). The caller must Stop
+// the watcher.
+func (s *Server) openWatch(ctx context.Context, q url.Values, namespace string, res *registry.Resource) (*openedWatch, error) {
+	lopts, err := listOptionsFrom(q, namespace, res)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return nil, err
 	}
-	lopts, err := s.listOptions(r, info, res)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	q := r.URL.Query()
 	timeout := time.Duration(30+rand.IntN(30)) * time.Minute
 	if v := q.Get("timeoutSeconds"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
-			writeError(w, r, apierrors.NewBadRequest(fmt.Sprintf("timeoutSeconds must be a non-negative integer, not %q", v)))
-			return
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("timeoutSeconds must be a non-negative integer, not %q", v))
 		}
 		if n > 0 {
 			timeout = time.Duration(n) * time.Second
@@ -47,23 +50,20 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, info *reques
 	initialEnd := q.Get("sendInitialEvents") == "true"
 	if q.Has("sendInitialEvents") && !initialEnd && lopts.ResourceVersion == "" {
 		// sendInitialEvents=false with no resourceVersion means "from now".
-		cur, err := s.cfg.Storage.CurrentRevision(r.Context())
+		cur, err := s.cfg.Storage.CurrentRevision(ctx)
 		if err != nil {
-			writeError(w, r, err)
-			return
+			return nil, err
 		}
 		lopts.ResourceVersion = strconv.FormatInt(cur, 10)
 	}
 	if initialEnd && lopts.ResourceVersionMatch != metav1.ResourceVersionMatchNotOlderThan {
-		writeError(w, r, apierrors.NewBadRequest("sendInitialEvents=true requires resourceVersionMatch=NotOlderThan"))
-		return
+		return nil, apierrors.NewBadRequest("sendInitialEvents=true requires resourceVersionMatch=NotOlderThan")
 	}
 	if initialEnd && lopts.ResourceVersion != "" && lopts.ResourceVersion != "0" {
 		// Initial events reflect at least the asked revision: wait for it, then start
 		// from the current state.
-		if _, err := s.stores[res].List(r.Context(), storage.ListOptions{ResourceVersion: lopts.ResourceVersion, Limit: 1, Namespace: lopts.Namespace}); err != nil {
-			writeError(w, r, err)
-			return
+		if _, err := s.stores[res].List(ctx, storage.ListOptions{ResourceVersion: lopts.ResourceVersion, Limit: 1, Namespace: lopts.Namespace}); err != nil {
+			return nil, err
 		}
 		lopts.ResourceVersion = ""
 	}
@@ -72,13 +72,44 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, info *reques
 		ResourceVersion: lopts.ResourceVersion,
 		Bookmarks:       q.Get("allowWatchBookmarks") == "true" || initialEnd,
 	}
-	ctx := r.Context()
 	watcher, err := s.stores[res].Watch(ctx, wopts)
+	if err != nil {
+		return nil, err
+	}
+	return &openedWatch{watcher: watcher, timeout: timeout, initialPending: initialEnd}, nil
+}
+
+// next returns the next event to send, and whether it is the bookmark that ends the
+// initial events. It reports false when the watch has ended.
+func (o *openedWatch) next(ctx context.Context, bookmarks <-chan time.Time) (ev storage.Event, initialEnd, ok bool) {
+	if o.initialPending && o.watcher.Pending() == 0 {
+		// Every initial event is out: say so with a bookmark.
+		o.initialPending = false
+		return storage.Event{Type: watch.Bookmark, RV: o.watcher.LastRV()}, true, true
+	}
+	ev, ok = o.watcher.Next(ctx, bookmarks)
+	if ok && ev.Type == watch.Bookmark && o.initialPending {
+		o.initialPending = false
+		return ev, true, true
+	}
+	return ev, false, ok
+}
+
+// serveWatch streams changes as newline-delimited JSON watch events (or framed
+// protobuf), until the client goes away or timeoutSeconds pass.
+func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, info *requestInfo, res *registry.Resource) {
+	out, err := negotiate(r)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	defer watcher.Stop()
+	ctx := r.Context()
+	ow, err := s.openWatch(ctx, r.URL.Query(), info.Namespace, res)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	defer ow.watcher.Stop()
 
 	contentType := mediaJSON
 	if out.media == mediaProtobuf {
@@ -98,7 +129,7 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, info *reques
 	if flusher != nil {
 		flusher.Flush()
 	}
-	deadline := time.NewTimer(timeout)
+	deadline := time.NewTimer(ow.timeout)
 	defer deadline.Stop()
 	bookmarks := time.NewTicker(s.cfg.BookmarkInterval)
 	defer bookmarks.Stop()
@@ -106,24 +137,13 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, info *reques
 	defer cancel()
 
 	firstTable := true
-	initialPending := initialEnd
 	enc := &watchEncoder{res: res, out: out, inc: inc, srv: s}
 	for {
-		var ev storage.Event
-		var ok bool
-		if initialPending && watcher.Pending() == 0 {
-			// Every initial event is out: say so with a bookmark.
-			ev, ok = storage.Event{Type: watch.Bookmark, RV: watcher.LastRV()}, true
-		} else {
-			ev, ok = watcher.Next(wctx, bookmarks.C)
-		}
+		ev, initialEnd, ok := ow.next(wctx, bookmarks.C)
 		if !ok {
 			return
 		}
-		b, err := enc.event(ev, firstTable, initialPending && ev.Type == watch.Bookmark)
-		if ev.Type == watch.Bookmark {
-			initialPending = false
-		}
+		b, err := enc.event(ev, firstTable, initialEnd)
 		if err != nil {
 			b, _ = enc.event(storage.Event{Type: watch.Error, Err: err}, false, false)
 		}

@@ -112,7 +112,10 @@ func Names() []string {
 type ManagerConfig struct {
 	// RestConfig reaches the API server as system:kube-controller-manager.
 	RestConfig *rest.Config
-	Options    Options
+	// Client and Metadata, when set, are used instead of clients made from RestConfig.
+	Client   kubernetes.Interface
+	Metadata metadata.Interface
+	Options  Options
 	// Disabled names controllers not to run.
 	Disabled []string
 	// Clock defaults to the real clock.
@@ -135,9 +138,12 @@ func RunManager(ctx context.Context, cfg ManagerConfig) error {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
 	}
-	client, err := kubernetes.NewForConfig(cfg.RestConfig)
-	if err != nil {
-		return err
+	client := cfg.Client
+	if client == nil {
+		var err error
+		if client, err = kubernetes.NewForConfig(cfg.RestConfig); err != nil {
+			return err
+		}
 	}
 	return leader.Run(ctx, leader.Config{Client: client, Namespace: "kube-system", Name: "kube-controller-manager", LeaseDuration: cfg.LeaseDuration}, func(ctx context.Context) {
 		if err := runControllers(ctx, cfg, client); err != nil {
@@ -151,9 +157,12 @@ func runControllers(ctx context.Context, cfg ManagerConfig, client kubernetes.In
 	for _, d := range cfg.Disabled {
 		disabled[d] = true
 	}
-	md, err := metadata.NewForConfig(cfg.RestConfig)
-	if err != nil {
-		return err
+	md := cfg.Metadata
+	if md == nil {
+		var err error
+		if md, err = metadata.NewForConfig(cfg.RestConfig); err != nil {
+			return err
+		}
 	}
 	recs := newRecorders(client)
 	defer recs.shutdown()

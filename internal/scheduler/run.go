@@ -26,6 +26,8 @@ import (
 type Config struct {
 	// RestConfig reaches the API server as system:kube-scheduler.
 	RestConfig *rest.Config
+	// Client, when set, is used instead of a clientset made from RestConfig.
+	Client kubernetes.Interface
 	// Workers is the number of concurrent API calls (bindings); default 32.
 	Workers int
 	// Clock defaults to the real clock.
@@ -43,9 +45,12 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
 	}
-	client, err := kubernetes.NewForConfig(cfg.RestConfig)
-	if err != nil {
-		return err
+	client := cfg.Client
+	if client == nil {
+		var err error
+		if client, err = kubernetes.NewForConfig(cfg.RestConfig); err != nil {
+			return err
+		}
 	}
 	return leader.Run(ctx, leader.Config{Client: client, Namespace: "kube-system", Name: "kube-scheduler", LeaseDuration: cfg.LeaseDuration},
 		func(ctx context.Context) {

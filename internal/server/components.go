@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net/http"
 
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 
 	"tug/internal/apiserver"
@@ -29,10 +31,13 @@ func newInProcess() *inProcess {
 	return &inProcess{l: memconn.Listen("tug-in-process"), tokens: &auth.StaticTokens{}}
 }
 
-// config returns a client configuration acting as user.
-func (p *inProcess) config(user string, groups ...string) *rest.Config {
+// config returns a client configuration acting as user, and that user as the
+// API server sees it (for the in-process watches).
+func (p *inProcess) config(user string, groups ...string) (*rest.Config, *auth.User) {
 	token := auth.RandomToken(32)
-	p.tokens.Set(token, &auth.User{Name: user, Groups: groups})
+	u := &auth.User{Name: user, Groups: groups}
+	p.tokens.Set(token, u)
+	seen := &auth.User{Name: user, Groups: append(append([]string(nil), groups...), auth.GroupAuthenticated)}
 	tr := &http.Transport{DialContext: p.l.Dial, Protocols: new(http.Protocols), MaxIdleConnsPerHost: 8}
 	tr.Protocols.SetUnencryptedHTTP2(true)
 	return &rest.Config{
@@ -47,13 +52,22 @@ func (p *inProcess) config(user string, groups ...string) *rest.Config {
 		// their own work queues, not by a client-side limiter.
 		QPS: -1, Burst: -1,
 		UserAgent: user,
-	}
+	}, seen
 }
 
 // runComponents starts the control loops once the API server is ready. Each is
 // leader-elected through its own Lease, so several servers may run them.
-func runComponents(ctx context.Context, pki *auth.PKI, inproc *inProcess, cfg Config) error {
-	cmCfg := inproc.config(auth.UserControllers)
+func runComponents(ctx context.Context, pki *auth.PKI, inproc *inProcess, api inProcessWatcher, cfg Config) error {
+	cmCfg, cmUser := inproc.config(auth.UserControllers)
+	cmClient, err := kubernetes.NewForConfig(cmCfg)
+	if err != nil {
+		return err
+	}
+	cmMeta, err := metadata.NewForConfig(cmCfg)
+	if err != nil {
+		return err
+	}
+	cmDirect := direct{srv: api, user: cmUser}
 	opts := cfg.Controllers
 	opts.Signer = func(req controller.CertificateRequest) ([]byte, error) {
 		certPEM, _, err := pki.CA.Issue(auth.CertRequest{CommonName: req.CommonName, Organizations: req.Organizations,
@@ -63,6 +77,8 @@ func runComponents(ctx context.Context, pki *auth.PKI, inproc *inProcess, cfg Co
 	go func() {
 		err := controller.RunManager(ctx, controller.ManagerConfig{
 			RestConfig: cmCfg,
+			Client:     cmDirect.client(cmClient),
+			Metadata:   cmDirect.metadata(cmMeta),
 			Options:    opts,
 			Disabled:   cfg.DisabledControllers,
 		})
@@ -70,10 +86,15 @@ func runComponents(ctx context.Context, pki *auth.PKI, inproc *inProcess, cfg Co
 			slog.Error("controller manager failed", "err", err)
 		}
 	}()
-	schedCfg := inproc.config(auth.UserScheduler)
+	schedCfg, schedUser := inproc.config(auth.UserScheduler)
+	schedClient, err := kubernetes.NewForConfig(schedCfg)
+	if err != nil {
+		return err
+	}
 	scheduler.RegisterMetrics(apiserver.Registry)
 	go func() {
-		if err := scheduler.Run(ctx, scheduler.Config{RestConfig: schedCfg}); err != nil && ctx.Err() == nil {
+		if err := scheduler.Run(ctx, scheduler.Config{RestConfig: schedCfg,
+			Client: direct{srv: api, user: schedUser}.client(schedClient)}); err != nil && ctx.Err() == nil {
 			slog.Error("scheduler failed", "err", err)
 		}
 	}()

@@ -231,7 +231,7 @@ func Run(ctx context.Context, cfg Config) error {
 			slog.Error("in-process listener failed", "err", err)
 		}
 	}()
-	if err := runComponents(ctx, pki, inproc, cfg); err != nil {
+	if err := runComponents(ctx, pki, inproc, api, cfg); err != nil {
 		return fmt.Errorf("start control loops: %w", err)
 	}
 	ready.Store(true)
