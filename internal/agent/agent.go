@@ -20,6 +20,7 @@ import (
 
 	"tug/internal/agent/hollow"
 	"tug/internal/agent/join"
+	"tug/internal/memory"
 )
 
 // NodeIdentity is a joined node: its name and where its credential lives.
@@ -86,6 +87,9 @@ func Run(ctx context.Context, cfg Config) error {
 		token = t
 	}
 	if cfg.Hollow > 0 {
+		// Many nodes in one process make a large heap; collect it less often
+		// (a single node's agent stays below the threshold).
+		go memory.TuneGC(ctx, 128<<20)
 		return runHollow(ctx, cfg, token)
 	}
 	if cfg.Name == "" {

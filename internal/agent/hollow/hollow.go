@@ -30,6 +30,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
@@ -643,12 +644,11 @@ func (r *Runner) syncPod(ctx context.Context, key string) error {
 		}
 		upd := pod.DeepCopy()
 		upd.Status = runningStatus(pod, n.hostIP, ip, now)
-		_, err := pods.UpdateStatus(ctx, upd, metav1.UpdateOptions{})
-		return ignoreGone(err)
+		return ignoreGone(writeStatus(ctx, n.Core, upd))
 	case actFinish:
 		upd := pod.DeepCopy()
 		upd.Status = finishedStatus(pod, exitCodeOf(pod), now)
-		if _, err := pods.UpdateStatus(ctx, upd, metav1.UpdateOptions{}); err != nil {
+		if err := writeStatus(ctx, n.Core, upd); err != nil {
 			return ignoreGone(err)
 		}
 		r.release(n, pod)
@@ -665,6 +665,19 @@ func (r *Runner) syncPod(ctx context.Context, key string) error {
 		return nil
 	}
 	return nil
+}
+
+// writeStatus updates a pod's status. Nothing reads the pod the server sends back
+// (the watch brings the new version), so it is not decoded: decoding it was a
+// tenth of the hollow agent's CPU. Clients without a REST client (fakes in
+// tests) use the typed call.
+func writeStatus(ctx context.Context, core corev1client.CoreV1Interface, pod *corev1.Pod) error {
+	if rc, ok := core.RESTClient().(*rest.RESTClient); ok && rc != nil {
+		return rc.Put().Namespace(pod.Namespace).Resource("pods").Name(pod.Name).SubResource("status").
+			Body(pod).Do(ctx).Error()
+	}
+	_, err := core.Pods(pod.Namespace).UpdateStatus(ctx, pod, metav1.UpdateOptions{})
+	return err
 }
 
 func (r *Runner) release(n *node, pod *corev1.Pod) {
