@@ -156,3 +156,13 @@ func TestNodeChangeMatters(t *testing.T) {
 		})
 	}
 }
+
+// TestCloneKeepsNodeState: preemption's what-ifs run on clones, which must see the
+// node as the filters do (cordoned, tainted, allocatable).
+func TestCloneKeepsNodeState(t *testing.T) {
+	ni := newNodeInfo(node("n", 1000, 1024, cordoned, withTaint("k", "v", corev1.TaintEffectNoSchedule)))
+	c := ni.clone()
+	if !c.Unschedulable || len(c.Taints) != len(ni.Taints) || c.Allocatable.MilliCPU != ni.Allocatable.MilliCPU || c.MaxPods != ni.MaxPods {
+		t.Fatalf("clone lost node state: %+v", c)
+	}
+}

@@ -69,7 +69,7 @@ func filterValid(c *cycle, _ *NodeInfo) *Status {
 // filterUnschedulable keeps pods off cordoned nodes unless they tolerate the
 // unschedulable taint.
 func filterUnschedulable(c *cycle, ni *NodeInfo) *Status {
-	if !ni.Node.Spec.Unschedulable {
+	if !ni.Unschedulable {
 		return nil
 	}
 	t := corev1.Taint{Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule}
@@ -242,7 +242,9 @@ func filterResources(c *cycle, ni *NodeInfo) *Status {
 	req := &c.pod.Requests
 	used := &ni.Requested
 	pods := int64(len(ni.Pods))
-	if nom := c.snap.nominated[ni.Node.Name]; len(nom) > 0 {
+	if len(c.snap.nominated) == 0 {
+		// The usual case; skip the lookup by node name.
+	} else if nom := c.snap.nominated[ni.Node.Name]; len(nom) > 0 {
 		extra := ni.Requested.clone()
 		for _, p := range nom {
 			if p.Pod.UID != c.pod.Pod.UID && p.Priority >= c.pod.Priority {

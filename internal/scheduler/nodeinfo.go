@@ -14,6 +14,9 @@ type NodeInfo struct {
 	// (not-ready or unreachable, NoSchedule) when it is not Ready, so that a node
 	// whose taint has not been written yet is treated as it soon will be.
 	Taints []corev1.Taint
+	// Unschedulable is the node's spec.unschedulable (cordoned), kept here so
+	// that the filters of a pod read the NodeInfo alone, not the node object.
+	Unschedulable bool
 
 	Requested        Resources
 	NonZeroRequested Resources
@@ -44,6 +47,7 @@ func (ni *NodeInfo) setNode(n *corev1.Node) {
 		ni.MaxPods = q.Value()
 	}
 	ni.Taints = effectiveTaints(n)
+	ni.Unschedulable = n.Spec.Unschedulable
 }
 
 // effectiveTaints adds the taint that the node's Ready condition implies.
@@ -161,7 +165,7 @@ func (ni *NodeInfo) OwnerCount(uid types.UID) int32 { return ni.owners[uid] }
 // (for preemption's what-ifs) without touching the original.
 func (ni *NodeInfo) clone() *NodeInfo {
 	c := &NodeInfo{
-		Node: ni.Node, Allocatable: ni.Allocatable, MaxPods: ni.MaxPods, Taints: ni.Taints,
+		Node: ni.Node, Allocatable: ni.Allocatable, MaxPods: ni.MaxPods, Taints: ni.Taints, Unschedulable: ni.Unschedulable,
 		Requested:            ni.Requested.clone(),
 		NonZeroRequested:     ni.NonZeroRequested.clone(),
 		Pods:                 append([]*PodInfo(nil), ni.Pods...),
