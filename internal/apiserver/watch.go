@@ -153,7 +153,9 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, info *reques
 		if ev.Type != watch.Bookmark && ev.Type != watch.Error {
 			firstTable = false
 		}
-		if flusher != nil {
+		// Under load several events wait: write them out together (one frame,
+		// one TLS record, one system call) and flush when the queue is empty.
+		if flusher != nil && (ow.watcher.Pending() == 0 || ev.Type == watch.Error) {
 			flusher.Flush()
 		}
 		if ev.Type == watch.Error {
