@@ -122,9 +122,10 @@ func (s *Server) pumpInProcess(ctx context.Context, iw *inProcessWatch, ow *open
 	}
 }
 
-// inProcessEvent is ev as a client of the served version would decode it: objects
-// are the receiver's own copies (the cached one is shared and must not change),
-// without kind and apiVersion, as client-go's typed clients return them.
+// inProcessEvent is ev as a client of the served version would decode it. The
+// objects are copies of the cached ones (which must never change), one per version
+// shared by all in-process watchers: like the objects of a shared informer, they
+// are read-only for whoever receives them.
 func inProcessEvent(res *registry.Resource, ev storage.Event, initialEnd, asMetadata bool) (watch.Event, error) {
 	var obj runtime.Object
 	switch ev.Type {
@@ -141,23 +142,14 @@ func inProcessEvent(res *registry.Resource, ev storage.Event, initialEnd, asMeta
 			m.Annotations = map[string]string{metav1.InitialEventsAnnotationKey: "true"}
 		}
 	default:
-		sv, err := toServed(res, ev.Object.Obj)
-		if err != nil {
-			return watch.Event{}, err
-		}
+		id := "in-process|" + res.Group + "/" + res.Version
 		if asMetadata {
-			m, err := metaAccessor(sv)
-			if err != nil {
-				return watch.Event{}, fmt.Errorf("metadata of %s: %w", res.Resource, err)
-			}
-			pm := &metav1.PartialObjectMetadata{ObjectMeta: *m}
-			pm.ManagedFields = nil
-			pm = pm.DeepCopy()
-			pm.Kind, pm.APIVersion = "PartialObjectMetadata", metav1.SchemeGroupVersion.String()
-			return watch.Event{Type: ev.Type, Object: pm}, nil
+			id += "|metadata"
 		}
-		obj = sv.DeepCopyObject()
-		obj.GetObjectKind().SetGroupVersionKind(schema.GroupVersionKind{})
+		v, err := ev.Object.Shared(id, func(stored runtime.Object) (runtime.Object, error) {
+			return inProcessObject(res, stored, asMetadata)
+		})
+		return watch.Event{Type: ev.Type, Object: v}, err
 	}
 	if asMetadata {
 		// A bookmark: only its resourceVersion (and annotations) count.
@@ -167,4 +159,28 @@ func inProcessEvent(res *registry.Resource, ev storage.Event, initialEnd, asMeta
 		obj = pm
 	}
 	return watch.Event{Type: ev.Type, Object: obj}, nil
+}
+
+// inProcessObject copies a stored object for in-process watchers: the served
+// version without kind and apiVersion, as client-go's typed clients return objects,
+// or its PartialObjectMetadata (without managedFields) for metadata clients.
+func inProcessObject(res *registry.Resource, stored runtime.Object, asMetadata bool) (runtime.Object, error) {
+	sv, err := toServed(res, stored)
+	if err != nil {
+		return nil, err
+	}
+	if asMetadata {
+		m, err := metaAccessor(sv)
+		if err != nil {
+			return nil, fmt.Errorf("metadata of %s: %w", res.Resource, err)
+		}
+		pm := &metav1.PartialObjectMetadata{ObjectMeta: *m}
+		pm.ManagedFields = nil
+		pm = pm.DeepCopy()
+		pm.Kind, pm.APIVersion = "PartialObjectMetadata", metav1.SchemeGroupVersion.String()
+		return pm, nil
+	}
+	obj := sv.DeepCopyObject()
+	obj.GetObjectKind().SetGroupVersionKind(schema.GroupVersionKind{})
+	return obj, nil
 }

@@ -120,7 +120,17 @@ func TestWatchInProcess(t *testing.T) {
 	if got.Kind != "" || got.APIVersion != "" {
 		t.Errorf("typed objects come without kind and apiVersion, like client-go's, got %q %q", got.Kind, got.APIVersion)
 	}
-	// The receiver owns its copy: changing it leaves the server's cache alone.
+	// In-process watchers share one copy of each version, as an informer's
+	// handlers do.
+	w2, _, err := s.WatchInProcess(ctx, component, podsGVR, "ns", metav1.ListOptions{ResourceVersion: rv, FieldSelector: "spec.nodeName=n1"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev2 := nextEvent(t, w2, true); ev2.Object != got {
+		t.Error("a second in-process watcher got another copy of the same version")
+	}
+	w2.Stop()
+	// The copy is not the cached object: changing it leaves the server's cache alone.
 	got.Labels["app"] = "changed"
 	got.Spec.Containers[0].Image = "changed"
 	cached, err := pods.Get(ctx, "ns", "c", "")

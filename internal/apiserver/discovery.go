@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 
 	apidiscoveryv2 "k8s.io/api/apidiscovery/v2"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -67,13 +68,20 @@ func subresourcesOf(r *registry.Resource) []subresource {
 
 // hasSubresource reports whether r serves sub.
 func hasSubresource(r *registry.Resource, sub string) bool {
-	for _, s := range subresourcesOf(r) {
-		if s.name == sub {
-			return true
+	names, ok := subresourceNames.Load(r)
+	if !ok {
+		m := map[string]bool{}
+		for _, s := range subresourcesOf(r) {
+			m[s.name] = true
 		}
+		names, _ = subresourceNames.LoadOrStore(r, m)
 	}
-	return false
+	return names.(map[string]bool)[sub]
 }
+
+// subresourceNames remembers, per resource, the names of its subresources
+// (hasSubresource runs on every request to one).
+var subresourceNames sync.Map
 
 func wantsAggregated(r *http.Request) (bool, string) {
 	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {

@@ -21,8 +21,9 @@ type Object struct {
 
 	raw []byte // the stored encoding, to recognise no-op updates
 
-	encMu sync.Mutex
-	enc   map[string][]byte
+	encMu  sync.Mutex
+	enc    map[string][]byte
+	shared map[string]runtime.Object
 }
 
 // Encoded returns the encoding of this version named id, computing it once with fn.
@@ -44,6 +45,27 @@ func (o *Object) Encoded(id string, fn func(runtime.Object) ([]byte, error)) ([]
 	return b, nil
 }
 
+// Shared returns a value derived from this version named id, computed once with fn
+// and then given to every caller: the in-process watchers (scheduler, controllers)
+// share one copy of each version, as the handlers of one informer do, instead of
+// a copy each. Callers must treat it as read-only, like the informers' objects.
+func (o *Object) Shared(id string, fn func(runtime.Object) (runtime.Object, error)) (runtime.Object, error) {
+	o.encMu.Lock()
+	defer o.encMu.Unlock()
+	if v, ok := o.shared[id]; ok {
+		return v, nil
+	}
+	v, err := fn(o.Obj)
+	if err != nil {
+		return nil, err
+	}
+	if o.shared == nil {
+		o.shared = make(map[string]runtime.Object, 2)
+	}
+	o.shared[id] = v
+	return v, nil
+}
+
 // Matches reports whether the object satisfies both selectors.
 func (o *Object) Matches(ls labels.Selector, fs fields.Selector) bool {
 	if ls != nil && !ls.Empty() && !ls.Matches(o.Labels) {
@@ -61,5 +83,6 @@ func (o *Object) Matches(ls labels.Selector, fs fields.Selector) bool {
 func (o *Object) dropEncodings() {
 	o.encMu.Lock()
 	o.enc = nil
+	o.shared = nil
 	o.encMu.Unlock()
 }
