@@ -204,6 +204,11 @@ func (c *cache) apply(events []*clientv3.Event) {
 		r := c.s.resourceFor(key)
 		d := decoded{r: r, key: key, rev: ev.Kv.ModRevision, del: ev.Type == mvccpb.DELETE}
 		if r != nil && !d.del {
+			if o := c.s.pending.take(r, key, ev.Kv.Value, ev.Kv.ModRevision); o != nil {
+				d.o = o
+				batch = append(batch, d)
+				continue
+			}
 			o, err := r.decode(key, ev.Kv.Value, ev.Kv.ModRevision)
 			if err != nil {
 				slog.Error("skipping undecodable object from etcd watch", "key", key, "err", err)

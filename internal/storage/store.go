@@ -42,6 +42,8 @@ type Storage struct {
 	codec  *codec
 	cache  *cache
 	leases *leaseManager
+	// pending hands the objects of writes in flight to the cache.
+	pending pendingWrites
 
 	mu        sync.RWMutex
 	resources map[string]*Resource // by key prefix
@@ -244,14 +246,17 @@ func (r *Resource) Create(ctx context.Context, obj runtime.Object) (*Object, err
 	if err != nil {
 		return nil, err
 	}
+	pw := r.s.pending.add(key, data, obj)
 	resp, err := r.s.client.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).Then(put).Commit()
 	if err != nil {
+		r.s.pending.drop(key, pw)
 		return nil, storageUnavailable(err)
 	}
 	if !resp.Succeeded {
+		r.s.pending.drop(key, pw)
 		return nil, apierrors.NewAlreadyExists(r.cfg.GroupResource, name)
 	}
-	return r.newObject(key, obj, resp.Header.Revision, data)
+	return pw.written(r, key, resp.Header.Revision)
 }
 
 func (r *Resource) putOp(ctx context.Context, key string, data []byte, obj runtime.Object) (clientv3.Op, error) {
@@ -338,14 +343,17 @@ func (r *Resource) Update(ctx context.Context, namespace, name string, allowCrea
 		} else {
 			cmp = clientv3.Compare(clientv3.ModRevision(key), "=", curRV)
 		}
+		pw := r.s.pending.add(key, data, newObj)
 		resp, err := r.s.client.Txn(ctx).If(cmp).Then(put).Else(clientv3.OpGet(key)).Commit()
 		if err != nil {
+			r.s.pending.drop(key, pw)
 			return nil, false, storageUnavailable(err)
 		}
 		if resp.Succeeded {
-			o, err := r.newObject(key, newObj, resp.Header.Revision, data)
+			o, err := pw.written(r, key, resp.Header.Revision)
 			return o, cur == nil, err
 		}
+		r.s.pending.drop(key, pw)
 		// Someone else wrote first: retry on what is there now.
 		kvs := resp.Responses[0].GetResponseRange().Kvs
 		if len(kvs) == 0 {

@@ -349,3 +349,62 @@ func TestTooLargeResourceVersion(t *testing.T) {
 		t.Fatalf("want Timeout (too large resource version), got %v", err)
 	}
 }
+
+// TestWrittenObjectGoesToCache: the cache keeps the object a write through this
+// store made (no second decode), stamped with the write's revision; a failed
+// write leaves nothing behind, and writes from elsewhere are still decoded.
+func TestWrittenObjectGoesToCache(t *testing.T) {
+	s, r := newTestStore(t, Options{})
+	ctx := context.Background()
+	created, err := r.Create(ctx, cm("ns", "a", "1", map[string]string{"app": "x"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.Get(ctx, "ns", "a", strconv.FormatInt(created.RV, 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != created {
+		t.Error("the cache decoded the created object again instead of keeping the writer's")
+	}
+	if got.Obj.(*corev1.ConfigMap).ResourceVersion != strconv.FormatInt(created.RV, 10) || got.Labels["app"] != "x" || got.Fields["data.k"] != "1" {
+		t.Fatalf("cached object: %+v", got)
+	}
+
+	updated, _, err := r.Update(ctx, "ns", "a", false, func(cur runtime.Object) (runtime.Object, error) {
+		c := cur.(*corev1.ConfigMap)
+		c.Data["k"] = "2"
+		return c, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := r.Get(ctx, "ns", "a", strconv.FormatInt(updated.RV, 10)); got != updated || got.Fields["data.k"] != "2" {
+		t.Errorf("after update the cache holds %+v, want the updated object", got)
+	}
+
+	if _, err := r.Create(ctx, cm("ns", "a", "3", nil)); !apierrors.IsAlreadyExists(err) {
+		t.Fatalf("second create: %v", err)
+	}
+	s.pending.mu.Lock()
+	left := len(s.pending.m)
+	s.pending.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d pending writes left after the writes ended", left)
+	}
+
+	// A write that did not go through this store is decoded from etcd.
+	other := cm("ns", "b", "9", nil)
+	data, err := s.codec.encode(other, r.cfg.Kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := s.client.Put(ctx, r.Key("ns", "b"), string(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = r.Get(ctx, "ns", "b", strconv.FormatInt(resp.Header.Revision, 10))
+	if err != nil || got.Obj.(*corev1.ConfigMap).Data["k"] != "9" || got.RV != resp.Header.Revision {
+		t.Fatalf("object written elsewhere: %v %+v", err, got)
+	}
+}
