@@ -18,6 +18,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"tug/internal/protoenc"
 	"tug/internal/registry"
 )
 
@@ -104,7 +105,7 @@ func encode(media string, obj runtime.Object) ([]byte, error) {
 	case mediaYAML:
 		err = yamlSerializer.Encode(obj, &buf)
 	case mediaProtobuf:
-		err = protoSerializer.Encode(obj, &buf)
+		return protoenc.Encode(protoSerializer, obj, 0)
 	default:
 		err = jsonSerializer.Encode(obj, &buf)
 	}

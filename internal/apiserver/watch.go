@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 
+	"tug/internal/protoenc"
 	"tug/internal/registry"
 	"tug/internal/storage"
 )
@@ -227,13 +228,12 @@ func (e *watchEncoder) event(ev storage.Event, withColumns, initialEnd bool) ([]
 	}
 	if media == mediaProtobuf && e.out.as == "" {
 		we := &metav1.WatchEvent{Type: string(ev.Type), Object: runtime.RawExtension{Raw: obj}}
-		var buf bytes.Buffer
-		if err := protoRawSerializer.Encode(we, &buf); err != nil {
+		frame, err := protoenc.Encode(protoRawSerializer, we, 4)
+		if err != nil {
 			return nil, err
 		}
-		frame := make([]byte, 4, 4+buf.Len())
-		binary.BigEndian.PutUint32(frame, uint32(buf.Len()))
-		return append(frame, buf.Bytes()...), nil
+		binary.BigEndian.PutUint32(frame, uint32(len(frame)-4))
+		return frame, nil
 	}
 	var buf bytes.Buffer
 	buf.Grow(len(obj) + 32)

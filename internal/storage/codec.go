@@ -1,12 +1,13 @@
 package storage
 
 import (
-	"bytes"
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
+
+	"tug/internal/protoenc"
 )
 
 // codec writes objects to etcd as Kubernetes protobuf (the "k8s\0" envelope).
@@ -21,11 +22,11 @@ func newCodec(scheme *runtime.Scheme) *codec {
 
 func (c *codec) encode(obj runtime.Object, gvk schema.GroupVersionKind) ([]byte, error) {
 	obj.GetObjectKind().SetGroupVersionKind(gvk)
-	var buf bytes.Buffer
-	if err := c.pb.Encode(obj, &buf); err != nil {
+	data, err := protoenc.Encode(c.pb, obj, 0)
+	if err != nil {
 		return nil, fmt.Errorf("encode %s for storage: %w", gvk.Kind, err)
 	}
-	return buf.Bytes(), nil
+	return data, nil
 }
 
 func (c *codec) decode(data []byte, into runtime.Object, gvk schema.GroupVersionKind) (runtime.Object, error) {
