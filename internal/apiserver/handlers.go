@@ -225,7 +225,8 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, info *reque
 }
 
 // create runs the whole create flow for an object of the served version and returns
-// the stored object.
+// the stored object. obj is the request's own: it may become the stored object, so
+// the caller must not use it afterwards.
 func (s *Server) create(ctx context.Context, op *writeOp, obj runtime.Object) (runtime.Object, error) {
 	res := op.served
 	generated := false
@@ -233,7 +234,13 @@ func (s *Server) create(ctx context.Context, op *writeOp, obj runtime.Object) (r
 		generated = true
 	}
 	for attempt := 0; ; attempt++ {
-		sobj, err := toStoredVersion(res, obj.DeepCopyObject())
+		// The object becomes the stored one (and the cache's); a generated
+		// name may need another attempt from the original.
+		next := obj
+		if generated {
+			next = obj.DeepCopyObject()
+		}
+		sobj, err := toStoredVersion(res, next)
 		if err != nil {
 			return nil, err
 		}

@@ -30,7 +30,7 @@ func (s *Server) EnsureObject(ctx context.Context, gvr schema.GroupVersionResour
 	}
 	obj.GetObjectKind().SetGroupVersionKind(res.GVK())
 	op := &writeOp{res: res.Stored(), served: res, namespace: m.GetNamespace(), name: m.GetName(), user: systemUser}
-	_, err = s.create(auth.WithUser(ctx, systemUser), op, obj)
+	_, err = s.create(auth.WithUser(ctx, systemUser), op, obj.DeepCopyObject())
 	if apierrors.IsAlreadyExists(err) {
 		return false, nil
 	}
