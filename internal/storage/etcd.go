@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -47,26 +49,7 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Etcd, error) {
 	ec.Logger = "zap"
 	ec.LogLevel = "error"
 	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
-	clientPort, err := freeLoopbackPort()
-	if err != nil {
-		return nil, err
-	}
-	peerPort, err := freeLoopbackPort()
-	if err != nil {
-		return nil, err
-	}
-	cu, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", clientPort))
-	pu, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", peerPort))
-	ec.ListenClientUrls = []url.URL{*cu}
-	ec.AdvertiseClientUrls = []url.URL{*cu}
-	ec.ListenPeerUrls = []url.URL{*pu}
-	ec.AdvertisePeerUrls = []url.URL{*pu}
-	ec.InitialCluster = fmt.Sprintf("%s=%s", ec.Name, pu.String())
 	ec.InitialClusterToken = "tug"
-	// The member keeps its own ID in the WAL; a restart rejoins it.
-	if _, err := os.Stat(filepath.Join(cfg.DataDir, "member")); err == nil {
-		ec.ClusterState = embed.ClusterStateFlagExisting
-	}
 	// The raft log is kept in memory between snapshots; a single embedded member
 	// has no follower to catch up, so a short log costs nothing and saves memory.
 	ec.SnapshotCount = 5000
@@ -78,8 +61,38 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Etcd, error) {
 	}
 	// Compaction is driven by the API server (see Compactor), like kube-apiserver does.
 	ec.AutoCompactionRetention = "0"
-	e, err := embed.StartEtcd(ec)
-	if err != nil {
+	// The ports are free when picked but may be taken before etcd binds them
+	// (by any other process); then pick others.
+	var e *embed.Etcd
+	var cu *url.URL
+	for attempt := 0; ; attempt++ {
+		clientPort, err := pickPort()
+		if err != nil {
+			return nil, err
+		}
+		peerPort, err := pickPort()
+		if err != nil {
+			return nil, err
+		}
+		cu, _ = url.Parse(fmt.Sprintf("http://127.0.0.1:%d", clientPort))
+		pu, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", peerPort))
+		ec.ListenClientUrls = []url.URL{*cu}
+		ec.AdvertiseClientUrls = []url.URL{*cu}
+		ec.ListenPeerUrls = []url.URL{*pu}
+		ec.AdvertisePeerUrls = []url.URL{*pu}
+		ec.InitialCluster = fmt.Sprintf("%s=%s", ec.Name, pu.String())
+		// The member keeps its own ID in the WAL; a restart rejoins it.
+		if _, err := os.Stat(filepath.Join(cfg.DataDir, "member")); err == nil {
+			ec.ClusterState = embed.ClusterStateFlagExisting
+		}
+		e, err = embed.StartEtcd(ec)
+		if err == nil {
+			break
+		}
+		if (errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use")) && attempt < 5 {
+			slog.Info("embedded etcd: port taken meanwhile, trying others", "err", err)
+			continue
+		}
 		return nil, fmt.Errorf("start embedded etcd in %s: %w", cfg.DataDir, err)
 	}
 	select {
@@ -128,6 +141,9 @@ func (e *Etcd) Close() {
 		e.embedded.Close()
 	}
 }
+
+// pickPort picks the embedded etcd's ports (a variable for tests).
+var pickPort = freeLoopbackPort
 
 func freeLoopbackPort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
