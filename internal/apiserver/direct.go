@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -95,15 +94,10 @@ func (w *inProcessWatch) ResultChan() <-chan watch.Event { return w.ch }
 func (s *Server) pumpInProcess(ctx context.Context, iw *inProcessWatch, ow *openedWatch, res *registry.Resource, asMetadata bool) {
 	defer close(iw.ch)
 	defer iw.cancel()
-	defer ow.watcher.Stop()
-	deadline := time.NewTimer(ow.timeout)
-	defer deadline.Stop()
-	bookmarks := time.NewTicker(s.cfg.BookmarkInterval)
-	defer bookmarks.Stop()
-	ctx, cancel := contextUntil(ctx, deadline.C)
-	defer cancel()
+	ctx, stop := ow.run(ctx, s.cfg.BookmarkInterval)
+	defer stop()
 	for {
-		ev, initialEnd, ok := ow.next(ctx, bookmarks.C)
+		ev, initialEnd, ok := ow.next(ctx)
 		if !ok {
 			return
 		}

@@ -28,6 +28,22 @@ type openedWatch struct {
 	watcher        *storage.Watcher
 	timeout        time.Duration
 	initialPending bool
+	bookmarks      *time.Ticker
+}
+
+// run starts the watch's clocks: the returned context ends when timeoutSeconds
+// pass, and next offers a bookmark every interval. stop releases the clocks and
+// the watcher.
+func (o *openedWatch) run(ctx context.Context, bookmarkInterval time.Duration) (_ context.Context, stop func()) {
+	deadline := time.NewTimer(o.timeout)
+	o.bookmarks = time.NewTicker(bookmarkInterval)
+	wctx, cancel := contextUntil(ctx, deadline.C)
+	return wctx, func() {
+		cancel()
+		deadline.Stop()
+		o.bookmarks.Stop()
+		o.watcher.Stop()
+	}
 }
 
 // openWatch starts the watch a query asks for (the options of a list, plus
@@ -82,13 +98,13 @@ func (s *Server) openWatch(ctx context.Context, q url.Values, namespace string, 
 
 // next returns the next event to send, and whether it is the bookmark that ends the
 // initial events. It reports false when the watch has ended.
-func (o *openedWatch) next(ctx context.Context, bookmarks <-chan time.Time) (ev storage.Event, initialEnd, ok bool) {
+func (o *openedWatch) next(ctx context.Context) (ev storage.Event, initialEnd, ok bool) {
 	if o.initialPending && o.watcher.Pending() == 0 {
 		// Every initial event is out: say so with a bookmark.
 		o.initialPending = false
 		return storage.Event{Type: watch.Bookmark, RV: o.watcher.LastRV()}, true, true
 	}
-	ev, ok = o.watcher.Next(ctx, bookmarks)
+	ev, ok = o.watcher.Next(ctx, o.bookmarks.C)
 	if ok && ev.Type == watch.Bookmark && o.initialPending {
 		o.initialPending = false
 		return ev, true, true
@@ -130,17 +146,13 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, info *reques
 	if flusher != nil {
 		flusher.Flush()
 	}
-	deadline := time.NewTimer(ow.timeout)
-	defer deadline.Stop()
-	bookmarks := time.NewTicker(s.cfg.BookmarkInterval)
-	defer bookmarks.Stop()
-	wctx, cancel := contextUntil(ctx, deadline.C)
-	defer cancel()
+	wctx, stop := ow.run(ctx, s.cfg.BookmarkInterval)
+	defer stop()
 
 	firstTable := true
 	enc := &watchEncoder{res: res, out: out, inc: inc, srv: s}
 	for {
-		ev, initialEnd, ok := ow.next(wctx, bookmarks.C)
+		ev, initialEnd, ok := ow.next(wctx)
 		if !ok {
 			return
 		}

@@ -29,20 +29,7 @@ type Object struct {
 // Encoded returns the encoding of this version named id, computing it once with fn.
 // Lists and watch fan-out use it so that each version is serialized once per format.
 func (o *Object) Encoded(id string, fn func(runtime.Object) ([]byte, error)) ([]byte, error) {
-	o.encMu.Lock()
-	defer o.encMu.Unlock()
-	if b, ok := o.enc[id]; ok {
-		return b, nil
-	}
-	b, err := fn(o.Obj)
-	if err != nil {
-		return nil, err
-	}
-	if o.enc == nil {
-		o.enc = make(map[string][]byte, 2)
-	}
-	o.enc[id] = b
-	return b, nil
+	return remember(o, &o.enc, id, fn)
 }
 
 // Shared returns a value derived from this version named id, computed once with fn
@@ -50,19 +37,25 @@ func (o *Object) Encoded(id string, fn func(runtime.Object) ([]byte, error)) ([]
 // share one copy of each version, as the handlers of one informer do, instead of
 // a copy each. Callers must treat it as read-only, like the informers' objects.
 func (o *Object) Shared(id string, fn func(runtime.Object) (runtime.Object, error)) (runtime.Object, error) {
+	return remember(o, &o.shared, id, fn)
+}
+
+// remember returns (*m)[id], computing it once from o's object with fn.
+func remember[T any](o *Object, m *map[string]T, id string, fn func(runtime.Object) (T, error)) (T, error) {
 	o.encMu.Lock()
 	defer o.encMu.Unlock()
-	if v, ok := o.shared[id]; ok {
+	if v, ok := (*m)[id]; ok {
 		return v, nil
 	}
 	v, err := fn(o.Obj)
 	if err != nil {
-		return nil, err
+		var zero T
+		return zero, err
 	}
-	if o.shared == nil {
-		o.shared = make(map[string]runtime.Object, 2)
+	if *m == nil {
+		*m = make(map[string]T, 2)
 	}
-	o.shared[id] = v
+	(*m)[id] = v
 	return v, nil
 }
 
