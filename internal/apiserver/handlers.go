@@ -302,6 +302,7 @@ func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, info *reque
 		writeError(w, r, apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request"))
 		return
 	}
+	op.replaces = true
 	out, created, err := s.update(r.Context(), op, res.AllowCreateOnUpdate && sub == "", func(cur runtime.Object) (runtime.Object, error) {
 		return obj.DeepCopyObject(), nil
 	})
@@ -364,7 +365,8 @@ func (s *Server) update(ctx context.Context, op *writeOp, allowCreate bool, chan
 		if err != nil {
 			return nil, err
 		}
-		if servedCur == cur {
+		if servedCur == cur && !op.replaces {
+			// change may modify what it gets; cur stays the old object.
 			servedCur = cur.DeepCopyObject()
 		}
 		obj, err := change(servedCur)

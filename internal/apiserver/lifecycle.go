@@ -36,6 +36,18 @@ type writeOp struct {
 	user        *auth.User
 	// manager, when set, is recorded in managedFields as the writer.
 	manager string
+	// replaces says the change of an update ignores the current object (a PUT
+	// replaces it), so update need not give it a copy to change.
+	replaces bool
+}
+
+// shallowCopy copies the top-level struct of obj; maps, slices and pointers
+// inside are shared with obj.
+func shallowCopy(obj runtime.Object) runtime.Object {
+	v := reflect.ValueOf(obj).Elem()
+	c := reflect.New(v.Type())
+	c.Elem().Set(v)
+	return c.Interface().(runtime.Object)
 }
 
 // now is the server clock, second precision as Kubernetes stores timestamps.
@@ -168,7 +180,9 @@ func (s *Server) prepareUpdate(ctx context.Context, op *writeOp, obj, old runtim
 			extra.Prepare(ctx, obj, old)
 		}
 	} else if op.subresource == "status" {
-		next := old.DeepCopyObject()
+		// The old object with the new status. old is this request's own copy
+		// and is only read from here on, so next may share its parts.
+		next := shallowCopy(old)
 		registry.CopyStatus(next, obj)
 		obj = next
 		nm, _ = meta.Accessor(obj)
