@@ -64,8 +64,8 @@ type Config struct {
 	MaxBodyBytes int64
 	// BookmarkInterval is how often a quiet watch gets a BOOKMARK; default 1 minute.
 	BookmarkInterval time.Duration
-	// InProcessTokens authenticate the in-process components on the in-memory
-	// listener (ServeInProcess); they are accepted nowhere else.
+	// InProcessTokens authenticate the in-process components on the path of
+	// InProcessTransport; they are accepted nowhere else.
 	InProcessTokens auth.TokenAuthenticator
 	// Ready reports whether the server may take traffic (/readyz).
 	Ready func() error
@@ -163,31 +163,6 @@ func (s *Server) authenticateInProcess(r *http.Request) (*auth.User, error) {
 		u.Groups = append(u.Groups, auth.GroupAuthenticated)
 	}
 	return u, nil
-}
-
-// ServeInProcess answers unencrypted HTTP/1.1 and HTTP/2 on an in-memory listener
-// (internal/memconn) for components running in this process. Requests on it are
-// authenticated only by InProcessTokens.
-func (s *Server) ServeInProcess(ctx context.Context, l net.Listener) error {
-	srv := &http.Server{
-		Handler:  s.h,
-		ErrorLog: slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug),
-		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
-			return context.WithValue(ctx, inProcessKey{}, true)
-		},
-	}
-	srv.Protocols = new(http.Protocols)
-	srv.Protocols.SetHTTP1(true)
-	srv.Protocols.SetUnencryptedHTTP2(true)
-	go func() {
-		<-ctx.Done()
-		_ = srv.Close()
-	}()
-	err := srv.Serve(l)
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
-	}
-	return err
 }
 
 // chain wraps the router with recovery, metrics, authentication and authorization.

@@ -13,22 +13,21 @@ import (
 	"tug/internal/auth"
 	"tug/internal/controller"
 	_ "tug/internal/controller/all" // every controller
-	"tug/internal/memconn"
 	"tug/internal/scheduler"
 )
 
 // inProcess is how in-process components (scheduler, controller manager) reach the
 // API server: the same HTTP API as any client, with their own identities, so that
 // RBAC, admission and audit treat them like the separate processes they could be;
-// but over an in-memory connection (no TLS, no sockets), authenticated by random
-// tokens that only that connection accepts.
+// but handed straight to the API server's handler (no TLS, no connection, no HTTP/2
+// framing), authenticated by random tokens that only that path accepts.
 type inProcess struct {
-	l      *memconn.Listener
-	tokens *auth.StaticTokens
+	transport http.RoundTripper
+	tokens    *auth.StaticTokens
 }
 
 func newInProcess() *inProcess {
-	return &inProcess{l: memconn.Listen("tug-in-process"), tokens: &auth.StaticTokens{}}
+	return &inProcess{tokens: &auth.StaticTokens{}}
 }
 
 // config returns a client configuration acting as user, and that user as the
@@ -38,12 +37,10 @@ func (p *inProcess) config(user string, groups ...string) (*rest.Config, *auth.U
 	u := &auth.User{Name: user, Groups: groups}
 	p.tokens.Set(token, u)
 	seen := &auth.User{Name: user, Groups: append(append([]string(nil), groups...), auth.GroupAuthenticated)}
-	tr := &http.Transport{DialContext: p.l.Dial, Protocols: new(http.Protocols), MaxIdleConnsPerHost: 8}
-	tr.Protocols.SetUnencryptedHTTP2(true)
 	return &rest.Config{
 		Host:        "http://tug-in-process",
 		BearerToken: token,
-		Transport:   tr,
+		Transport:   p.transport,
 		ContentConfig: rest.ContentConfig{
 			ContentType:        "application/vnd.kubernetes.protobuf",
 			AcceptContentTypes: "application/vnd.kubernetes.protobuf,application/json",

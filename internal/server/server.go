@@ -226,11 +226,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := bootstrap(ctx, api, apiPort); err != nil {
 		return fmt.Errorf("create bootstrap objects: %w", err)
 	}
-	go func() {
-		if err := api.ServeInProcess(ctx, inproc.l); err != nil {
-			slog.Error("in-process listener failed", "err", err)
-		}
-	}()
+	inproc.transport = api.InProcessTransport()
 	if err := runComponents(ctx, pki, inproc, api, cfg); err != nil {
 		return fmt.Errorf("start control loops: %w", err)
 	}
