@@ -178,7 +178,10 @@ func (s *Server) chain() http.Handler {
 
 func withRecovery(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		growStack()
+		if r.Context().Value(inProcessKey{}) == nil {
+			// In-process requests run on their caller's long-lived goroutine.
+			growStack()
+		}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {

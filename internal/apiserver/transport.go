@@ -23,7 +23,7 @@ func (s *Server) InProcessTransport() http.RoundTripper {
 
 type inProcessTransport struct{ h http.Handler }
 
-func (t *inProcessTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t *inProcessTransport) RoundTrip(req *http.Request) (resp *http.Response, err error) {
 	ctx, cancel := context.WithCancel(context.WithValue(req.Context(), inProcessKey{}, true))
 	r := req.Clone(ctx)
 	r.RequestURI = req.URL.RequestURI()
@@ -39,6 +39,13 @@ func (t *inProcessTransport) RoundTrip(req *http.Request) (*http.Response, error
 		return t.stream(req, r, cancel)
 	}
 	defer cancel()
+	defer func() {
+		// A handler that aborts its request (http.ErrAbortHandler, which the
+		// recovery middleware passes on) fails this request, not the caller.
+		if v := recover(); v != nil {
+			resp, err = nil, fmt.Errorf("in-process request %s %s aborted: %v", req.Method, req.URL.Path, v)
+		}
+	}()
 	w := &bufferedResponse{header: http.Header{}}
 	t.h.ServeHTTP(w, r)
 	if req.Body != nil {
@@ -62,6 +69,11 @@ func (t *inProcessTransport) stream(req, r *http.Request, cancel context.CancelF
 		defer cancel()
 		defer pw.Close()
 		defer w.start(http.StatusOK) // a handler that wrote nothing
+		defer func() {
+			if v := recover(); v != nil {
+				pw.CloseWithError(fmt.Errorf("in-process request %s %s aborted: %v", req.Method, req.URL.Path, v))
+			}
+		}()
 		t.h.ServeHTTP(w, r)
 	}()
 	select {

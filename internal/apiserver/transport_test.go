@@ -35,6 +35,9 @@ func TestInProcessTransport(t *testing.T) {
 				}
 			}
 		}
+		if r.URL.Path == "/abort" {
+			panic(http.ErrAbortHandler)
+		}
 		if r.URL.Path == "/missing" {
 			http.Error(w, "gone", http.StatusNotFound)
 			return
@@ -59,6 +62,11 @@ func TestInProcessTransport(t *testing.T) {
 	req, _ = http.NewRequest(http.MethodGet, "http://in-process/missing", nil)
 	if resp, err = rt.RoundTrip(req); err != nil || resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("error answer: %v %v", err, resp)
+	}
+
+	req, _ = http.NewRequest(http.MethodGet, "http://in-process/abort", nil)
+	if _, err := rt.RoundTrip(req); err == nil {
+		t.Fatal("an aborted request should fail")
 	}
 
 	req, _ = http.NewRequest(http.MethodGet, "http://in-process/api/v1/pods?watch=true", nil)

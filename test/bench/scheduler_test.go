@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -304,11 +305,14 @@ func benchmarkBacklog(b *testing.B, nodes, pods int) {
 
 // profileServer writes a CPU profile of the server's next secs seconds to the
 // file named by TUG_BENCH_CPUPROFILE, when it is set (for looking into a run:
-// go tool pprof bin/tug FILE).
+// go tool pprof bin/tug FILE); TUG_BENCH_CPUPROFILE_SECONDS changes secs.
 func profileServer(b *testing.B, ctx context.Context, cs *kubernetes.Clientset, secs int) {
 	file := os.Getenv("TUG_BENCH_CPUPROFILE")
 	if file == "" {
 		return
+	}
+	if v, err := strconv.Atoi(os.Getenv("TUG_BENCH_CPUPROFILE_SECONDS")); err == nil && v > 0 {
+		secs = v
 	}
 	go func() {
 		data, err := cs.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").
