@@ -203,6 +203,9 @@ func (s *Server) track(op *writeOp, live, obj runtime.Object) runtime.Object {
 		return obj
 	}
 	if live != nil {
+		if renewManagedFields(op.manager, op.res.GVK().GroupVersion().String(), live, obj) {
+			return obj
+		}
 		return fm.UpdateNoErrors(live, obj, op.manager)
 	}
 	// Events are each different; everything else is often created from a template.

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -65,6 +66,38 @@ func BenchmarkTrackCreate(b *testing.B) {
 			k, _ := memo.key("creator", res.GVK().String(), p)
 			if !memo.apply(k, p) {
 				b.Fatal("no hit")
+			}
+		}
+	})
+}
+
+// BenchmarkTrackLeaseRenewal measures recording a node's Lease renewal in
+// managedFields: computed in full, and renewed (the writer owns every field).
+func BenchmarkTrackLeaseRenewal(b *testing.B) {
+	set := registry.All()
+	fm := &fieldManagers{schemas: func() map[string]*spec.Schema { return openapi.Definitions(set) }}
+	res := set.Lookup(coordinationv1.SchemeGroupVersion.WithResource("leases"))
+	m, err := fm.get(res, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	holder, secs := "n1", int32(40)
+	live := &coordinationv1.Lease{TypeMeta: metav1.TypeMeta{Kind: "Lease", APIVersion: "coordination.k8s.io/v1"},
+		ObjectMeta: metav1.ObjectMeta{Name: "n1", Namespace: "kube-node-lease"},
+		Spec:       coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &secs, RenewTime: &metav1.MicroTime{Time: time.Unix(1700000000, 0)}}}
+	old := m.UpdateNoErrors(res.New(), live, "kubelet")
+	next := old.DeepCopyObject().(*coordinationv1.Lease)
+	next.Spec.RenewTime = &metav1.MicroTime{Time: time.Unix(1700000010, 0)}
+	gv := res.GVK().GroupVersion().String()
+	b.Run("full", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			m.UpdateNoErrors(old, next.DeepCopy(), "kubelet")
+		}
+	})
+	b.Run("renewed", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if !renewManagedFields("kubelet", gv, old, next.DeepCopy()) {
+				b.Fatal("not renewed")
 			}
 		}
 	})
