@@ -32,7 +32,11 @@ type Authenticator struct {
 }
 
 // maxVerifiedCerts bounds the verified-certificate memo (it is emptied when full).
-const maxVerifiedCerts = 4096
+// It must hold one certificate per open connection, so one per node: at 4,096 a
+// cluster of 5,000 nodes emptied it all the time and verified a signature on most
+// requests (4 % of the server's CPU). The entries keep their certificates (about
+// 1–2 KiB each) alive until it is emptied.
+const maxVerifiedCerts = 16384
 
 func (a *Authenticator) verifyClientCert(leaf *x509.Certificate, chain []*x509.Certificate) bool {
 	now := time.Now()
