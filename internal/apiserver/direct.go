@@ -25,9 +25,10 @@ import (
 // for every such watcher and each would decode it again. With asMetadata the
 // objects are PartialObjectMetadata, as a metadata client receives them.
 //
-// It reports ok=false when it cannot serve the resource (unknown to the registry),
-// so that the caller uses the HTTP API instead.
-func (s *Server) WatchInProcess(ctx context.Context, user *auth.User, gvr schema.GroupVersionResource, namespace string, opts metav1.ListOptions, asMetadata bool) (w watch.Interface, ok bool, err error) {
+// The caller authenticates with its in-process token, as its requests do. It
+// reports ok=false when it cannot serve the resource (unknown to the registry), so
+// that the caller uses the HTTP API instead.
+func (s *Server) WatchInProcess(ctx context.Context, token string, gvr schema.GroupVersionResource, namespace string, opts metav1.ListOptions, asMetadata bool) (w watch.Interface, ok bool, err error) {
 	res := s.cfg.Registry.Lookup(gvr)
 	if res == nil || s.stores[res] == nil {
 		return nil, false, nil
@@ -35,6 +36,13 @@ func (s *Server) WatchInProcess(ctx context.Context, user *auth.User, gvr schema
 	if (namespace != "" && !res.Namespaced) || (res.Verbs != nil && !slices.Contains(res.Verbs, "watch")) {
 		// The HTTP API gives these their errors.
 		return nil, false, nil
+	}
+	user, err := s.inProcessUser(ctx, token)
+	if err != nil {
+		return nil, true, apierrors.NewInternalError(err)
+	}
+	if user == nil {
+		return nil, true, apierrors.NewUnauthorized("Unauthorized")
 	}
 	attrs := auth.Attributes{User: user, Verb: "watch", IsResource: true, APIGroup: gvr.Group, APIVersion: gvr.Version,
 		Namespace: namespace, Resource: gvr.Resource}
@@ -52,7 +60,7 @@ func (s *Server) WatchInProcess(ctx context.Context, user *auth.User, gvr schema
 		return nil, true, err
 	}
 	iw := &inProcessWatch{ch: make(chan watch.Event), cancel: cancel}
-	go s.pumpInProcess(wctx, iw, ow, res, asMetadata)
+	go s.pumpInProcess(wctx, iw, ow, res, asMetadata, sharedID(res, asMetadata))
 	return iw, true, nil
 }
 
@@ -91,7 +99,7 @@ func (w *inProcessWatch) ResultChan() <-chan watch.Event { return w.ch }
 
 // pumpInProcess feeds iw until the watch ends, the deadline passes or iw is
 // stopped; it then closes iw's channel.
-func (s *Server) pumpInProcess(ctx context.Context, iw *inProcessWatch, ow *openedWatch, res *registry.Resource, asMetadata bool) {
+func (s *Server) pumpInProcess(ctx context.Context, iw *inProcessWatch, ow *openedWatch, res *registry.Resource, asMetadata bool, id string) {
 	defer close(iw.ch)
 	defer iw.cancel()
 	ctx, stop := ow.run(ctx, s.cfg.BookmarkInterval)
@@ -101,7 +109,7 @@ func (s *Server) pumpInProcess(ctx context.Context, iw *inProcessWatch, ow *open
 		if !ok {
 			return
 		}
-		out, err := inProcessEvent(res, ev, initialEnd, asMetadata)
+		out, err := inProcessEvent(res, ev, initialEnd, asMetadata, id)
 		if err != nil {
 			out = watch.Event{Type: watch.Error, Object: statusFor(err)}
 		}
@@ -120,7 +128,7 @@ func (s *Server) pumpInProcess(ctx context.Context, iw *inProcessWatch, ow *open
 // objects are copies of the cached ones (which must never change), one per version
 // shared by all in-process watchers: like the objects of a shared informer, they
 // are read-only for whoever receives them.
-func inProcessEvent(res *registry.Resource, ev storage.Event, initialEnd, asMetadata bool) (watch.Event, error) {
+func inProcessEvent(res *registry.Resource, ev storage.Event, initialEnd, asMetadata bool, id string) (watch.Event, error) {
 	var obj runtime.Object
 	switch ev.Type {
 	case watch.Error:
@@ -136,10 +144,6 @@ func inProcessEvent(res *registry.Resource, ev storage.Event, initialEnd, asMeta
 			m.Annotations = map[string]string{metav1.InitialEventsAnnotationKey: "true"}
 		}
 	default:
-		id := "in-process|" + res.Group + "/" + res.Version
-		if asMetadata {
-			id += "|metadata"
-		}
 		v, err := ev.Object.Shared(id, func(stored runtime.Object) (runtime.Object, error) {
 			return inProcessObject(res, stored, asMetadata)
 		})
@@ -153,6 +157,16 @@ func inProcessEvent(res *registry.Resource, ev storage.Event, initialEnd, asMeta
 		obj = pm
 	}
 	return watch.Event{Type: ev.Type, Object: obj}, nil
+}
+
+// sharedID names the in-process copy of an object version (per served version,
+// typed or metadata) among the values an object shares.
+func sharedID(res *registry.Resource, asMetadata bool) string {
+	id := "in-process|" + res.Group + "/" + res.Version
+	if asMetadata {
+		id += "|metadata"
+	}
+	return id
 }
 
 // inProcessObject copies a stored object for in-process watchers: the served

@@ -33,7 +33,11 @@ func newDirectTestServer(t *testing.T) (*Server, *storage.Resource) {
 	}
 	t.Cleanup(func() { cancel(); e.Close() })
 	store := storage.New(e.Client, registry.Scheme, storage.Options{BookmarkInterval: 100 * time.Millisecond})
-	s, err := New(Config{Registry: registry.All(), Storage: store, Authorizer: allowUser("component"), BookmarkInterval: 100 * time.Millisecond})
+	tokens := &auth.StaticTokens{}
+	tokens.Set("component-token", &auth.User{Name: "component"})
+	tokens.Set("someone-token", &auth.User{Name: "someone"})
+	s, err := New(Config{Registry: registry.All(), Storage: store, Authorizer: allowUser("component"),
+		InProcessTokens: tokens, BookmarkInterval: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,15 +82,18 @@ func nextEvent(t *testing.T, w watch.Interface, skipBookmarks bool) watch.Event 
 func TestWatchInProcess(t *testing.T) {
 	s, pods := newDirectTestServer(t)
 	ctx := context.Background()
-	component := &auth.User{Name: "component"}
+	component := "component-token"
 	first, err := pods.Create(ctx, testPod("a", ""))
 	if err != nil {
 		t.Fatal(err)
 	}
 	rv := strconv.FormatInt(first.RV, 10)
 
-	if _, ok, err := s.WatchInProcess(ctx, &auth.User{Name: "someone"}, podsGVR, "", metav1.ListOptions{}, false); !ok || !apierrors.IsForbidden(err) {
+	if _, ok, err := s.WatchInProcess(ctx, "someone-token", podsGVR, "", metav1.ListOptions{}, false); !ok || !apierrors.IsForbidden(err) {
 		t.Fatalf("watch by a user without rights: ok=%v err=%v, want Forbidden", ok, err)
+	}
+	if _, ok, err := s.WatchInProcess(ctx, "no-such-token", podsGVR, "", metav1.ListOptions{}, false); !ok || !apierrors.IsUnauthorized(err) {
+		t.Fatalf("watch with an unknown token: ok=%v err=%v, want Unauthorized", ok, err)
 	}
 	if _, ok, _ := s.WatchInProcess(ctx, component, schema.GroupVersionResource{Group: "x.example", Version: "v1", Resource: "things"}, "", metav1.ListOptions{}, false); ok {
 		t.Fatal("an unknown resource should be left to the HTTP API")

@@ -152,10 +152,18 @@ type inProcessKey struct{}
 
 func (s *Server) authenticateInProcess(r *http.Request) (*auth.User, error) {
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "bearer") || s.cfg.InProcessTokens == nil {
+	if !ok || !strings.EqualFold(scheme, "bearer") {
 		return nil, nil
 	}
-	u, ok, err := s.cfg.InProcessTokens.AuthenticateToken(r.Context(), strings.TrimSpace(token))
+	return s.inProcessUser(r.Context(), strings.TrimSpace(token))
+}
+
+// inProcessUser is who an in-process token stands for (nil if nobody).
+func (s *Server) inProcessUser(ctx context.Context, token string) (*auth.User, error) {
+	if s.cfg.InProcessTokens == nil {
+		return nil, nil
+	}
+	u, ok, err := s.cfg.InProcessTokens.AuthenticateToken(ctx, token)
 	if err != nil || !ok {
 		return nil, err
 	}

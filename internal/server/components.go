@@ -30,13 +30,10 @@ func newInProcess() *inProcess {
 	return &inProcess{tokens: &auth.StaticTokens{}}
 }
 
-// config returns a client configuration acting as user, and that user as the
-// API server sees it (for the in-process watches).
-func (p *inProcess) config(user string, groups ...string) (*rest.Config, *auth.User) {
+// config returns a client configuration acting as user.
+func (p *inProcess) config(user string, groups ...string) *rest.Config {
 	token := auth.RandomToken(32)
-	u := &auth.User{Name: user, Groups: groups}
-	p.tokens.Set(token, u)
-	seen := &auth.User{Name: user, Groups: append(append([]string(nil), groups...), auth.GroupAuthenticated)}
+	p.tokens.Set(token, &auth.User{Name: user, Groups: groups})
 	return &rest.Config{
 		Host:        "http://tug-in-process",
 		BearerToken: token,
@@ -49,13 +46,13 @@ func (p *inProcess) config(user string, groups ...string) (*rest.Config, *auth.U
 		// their own work queues, not by a client-side limiter.
 		QPS: -1, Burst: -1,
 		UserAgent: user,
-	}, seen
+	}
 }
 
 // runComponents starts the control loops once the API server is ready. Each is
 // leader-elected through its own Lease, so several servers may run them.
 func runComponents(ctx context.Context, pki *auth.PKI, inproc *inProcess, api inProcessWatcher, cfg Config) error {
-	cmCfg, cmUser := inproc.config(auth.UserControllers)
+	cmCfg := inproc.config(auth.UserControllers)
 	cmClient, err := kubernetes.NewForConfig(cmCfg)
 	if err != nil {
 		return err
@@ -64,7 +61,7 @@ func runComponents(ctx context.Context, pki *auth.PKI, inproc *inProcess, api in
 	if err != nil {
 		return err
 	}
-	cmDirect := direct{srv: api, user: cmUser}
+	cmDirect := direct{srv: api, token: cmCfg.BearerToken}
 	opts := cfg.Controllers
 	opts.Signer = func(req controller.CertificateRequest) ([]byte, error) {
 		certPEM, _, err := pki.CA.Issue(auth.CertRequest{CommonName: req.CommonName, Organizations: req.Organizations,
@@ -83,7 +80,7 @@ func runComponents(ctx context.Context, pki *auth.PKI, inproc *inProcess, api in
 			slog.Error("controller manager failed", "err", err)
 		}
 	}()
-	schedCfg, schedUser := inproc.config(auth.UserScheduler)
+	schedCfg := inproc.config(auth.UserScheduler)
 	schedClient, err := kubernetes.NewForConfig(schedCfg)
 	if err != nil {
 		return err
@@ -91,7 +88,7 @@ func runComponents(ctx context.Context, pki *auth.PKI, inproc *inProcess, api in
 	scheduler.RegisterMetrics(apiserver.Registry)
 	go func() {
 		if err := scheduler.Run(ctx, scheduler.Config{RestConfig: schedCfg,
-			Client: direct{srv: api, user: schedUser}.client(schedClient)}); err != nil && ctx.Err() == nil {
+			Client: direct{srv: api, token: schedCfg.BearerToken}.client(schedClient)}); err != nil && ctx.Err() == nil {
 			slog.Error("scheduler failed", "err", err)
 		}
 	}()

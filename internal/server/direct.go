@@ -10,14 +10,12 @@ import (
 	coordinationv1 "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	corev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/metadata"
-
-	"tug/internal/auth"
 )
 
 // inProcessWatcher serves watches to components in this process without HTTP
 // (apiserver.Server.WatchInProcess).
 type inProcessWatcher interface {
-	WatchInProcess(ctx context.Context, user *auth.User, gvr schema.GroupVersionResource, namespace string, opts metav1.ListOptions, asMetadata bool) (watch.Interface, bool, error)
+	WatchInProcess(ctx context.Context, token string, gvr schema.GroupVersionResource, namespace string, opts metav1.ListOptions, asMetadata bool) (watch.Interface, bool, error)
 }
 
 // direct routes a component's watches of the busiest resources (pods, nodes,
@@ -26,12 +24,12 @@ type inProcessWatcher interface {
 // API. Each change of a pod then costs the server one copy per component instead
 // of an encoding, an HTTP/2 frame and a decode.
 type direct struct {
-	srv  inProcessWatcher
-	user *auth.User
+	srv   inProcessWatcher
+	token string // the component's in-process token, as its requests carry
 }
 
 func (d direct) watch(ctx context.Context, gvr schema.GroupVersionResource, ns string, opts metav1.ListOptions, asMetadata bool, viaHTTP func() (watch.Interface, error)) (watch.Interface, error) {
-	w, ok, err := d.srv.WatchInProcess(ctx, d.user, gvr, ns, opts, asMetadata)
+	w, ok, err := d.srv.WatchInProcess(ctx, d.token, gvr, ns, opts, asMetadata)
 	if !ok {
 		return viaHTTP()
 	}
