@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -116,7 +117,7 @@ func sameShape(a, b reflect.Value, path []string, changed *[][]string) bool {
 			if !f.IsExported() {
 				continue
 			}
-			name, omitEmpty, inline := jsonField(f)
+			name, inline := jsonField(f)
 			if name == "-" {
 				continue
 			}
@@ -132,11 +133,10 @@ func sameShape(a, b reflect.Value, path []string, changed *[][]string) bool {
 			if len(path) == 0 && (name == "apiVersion" || name == "kind") {
 				continue
 			}
-			af, bf := a.Field(i), b.Field(i)
-			if omitEmpty && af.IsZero() != bf.IsZero() && emptyJSON(af) != emptyJSON(bf) {
-				return false
-			}
-			if !sameShape(af, bf, append(path[:len(path):len(path)], name), changed) {
+			// A value present in one version only shows as a scalar that is
+			// empty in one and not the other, a nil pointer or map on one side,
+			// or a list that differs: all of them refused below.
+			if !sameShape(a.Field(i), b.Field(i), append(path[:len(path):len(path)], name), changed) {
 				return false
 			}
 		}
@@ -181,36 +181,12 @@ func leaf(aZero, bZero, equal bool, path []string, changed *[][]string) bool {
 	return true
 }
 
-// emptyJSON reports whether encoding/json's omitempty drops v.
-func emptyJSON(v reflect.Value) bool {
-	switch v.Kind() {
-	case reflect.Array, reflect.Map, reflect.Slice, reflect.String:
-		return v.Len() == 0
-	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64,
-		reflect.Interface, reflect.Pointer:
-		return v.IsZero()
-	}
-	return false
-}
-
-// jsonField reads a struct field's JSON name and options.
-func jsonField(f reflect.StructField) (name string, omitEmpty, inline bool) {
-	tag := f.Tag.Get("json")
-	name, opts, _ := strings.Cut(tag, ",")
-	for _, o := range strings.Split(opts, ",") {
-		switch o {
-		case "omitempty":
-			omitEmpty = true
-		case "inline":
-			inline = true
-		}
-	}
-	if name == "" && f.Anonymous {
-		inline = true
-	}
+// jsonField reads a struct field's JSON name and whether it is inlined.
+func jsonField(f reflect.StructField) (name string, inline bool) {
+	name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+	inline = slices.Contains(strings.Split(opts, ","), "inline") || (name == "" && f.Anonymous)
 	if name == "" && !inline {
 		name = f.Name
 	}
-	return name, omitEmpty, inline
+	return name, inline
 }
