@@ -7,23 +7,12 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"k8s.io/kube-openapi/pkg/validation/spec"
-
-	"tug/internal/openapi"
-	"tug/internal/registry"
 )
 
 // BenchmarkTrackStatusUpdate measures recording a node agent's pod status write in
 // managedFields.
 func BenchmarkTrackStatusUpdate(b *testing.B) {
-	set := registry.All()
-	fm := &fieldManagers{schemas: func() map[string]*spec.Schema { return openapi.Definitions(set) }}
-	res := set.Lookup(corev1.SchemeGroupVersion.WithResource("pods"))
-	m, err := fm.get(res, "status")
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, m := testFieldManager(b, corev1.SchemeGroupVersion.WithResource("pods"), "status")
 	live := &corev1.Pod{TypeMeta: metav1.TypeMeta{Kind: "Pod", APIVersion: "v1"}, ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "d", UID: "u", Labels: map[string]string{"app": "x"}},
 		Spec:   corev1.PodSpec{NodeName: "n", Containers: []corev1.Container{{Name: "c", Image: "busybox", Command: []string{"sleep", "1"}}}},
 		Status: corev1.PodStatus{Phase: corev1.PodPending}}
@@ -43,13 +32,7 @@ func BenchmarkTrackStatusUpdate(b *testing.B) {
 // BenchmarkTrackCreate measures recording a pod create in managedFields: computed
 // in full, and taken from the memo of an earlier create from the same template.
 func BenchmarkTrackCreate(b *testing.B) {
-	set := registry.All()
-	fm := &fieldManagers{schemas: func() map[string]*spec.Schema { return openapi.Definitions(set) }}
-	res := set.Lookup(corev1.SchemeGroupVersion.WithResource("pods"))
-	m, err := fm.get(res, "")
-	if err != nil {
-		b.Fatal(err)
-	}
+	res, m := testFieldManager(b, corev1.SchemeGroupVersion.WithResource("pods"), "")
 	pod := memoPod("web-1", "u1")
 	b.Run("full", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
@@ -74,13 +57,7 @@ func BenchmarkTrackCreate(b *testing.B) {
 // BenchmarkTrackLeaseRenewal measures recording a node's Lease renewal in
 // managedFields: computed in full, and renewed (the writer owns every field).
 func BenchmarkTrackLeaseRenewal(b *testing.B) {
-	set := registry.All()
-	fm := &fieldManagers{schemas: func() map[string]*spec.Schema { return openapi.Definitions(set) }}
-	res := set.Lookup(coordinationv1.SchemeGroupVersion.WithResource("leases"))
-	m, err := fm.get(res, "")
-	if err != nil {
-		b.Fatal(err)
-	}
+	res, m := testFieldManager(b, coordinationv1.SchemeGroupVersion.WithResource("leases"), "")
 	holder, secs := "n1", int32(40)
 	live := &coordinationv1.Lease{TypeMeta: metav1.TypeMeta{Kind: "Lease", APIVersion: "coordination.k8s.io/v1"},
 		ObjectMeta: metav1.ObjectMeta{Name: "n1", Namespace: "kube-node-lease"},

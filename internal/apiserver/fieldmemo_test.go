@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/kube-openapi/pkg/validation/spec"
 
 	"tug/internal/openapi"
@@ -49,8 +51,6 @@ func managed(t *testing.T, obj runtime.Object) []metav1.ManagedFieldsEntry {
 // A remembered entry is exactly what the full computation gives, and only objects
 // that differ in fields managedFields never covers share one.
 func TestCreateMemoMatchesFullComputation(t *testing.T) {
-	set := registry.All()
-	fms := &fieldManagers{schemas: func() map[string]*spec.Schema { return openapi.Definitions(set) }}
 	cases := []struct {
 		resource string
 		group    string
@@ -64,15 +64,7 @@ func TestCreateMemoMatchesFullComputation(t *testing.T) {
 		{"deployments", "apps", memoDeploy("a", "u1", 1), memoDeploy("b", "u2", 1), memoDeploy("a", "u1", 2)},
 	}
 	for _, c := range cases {
-		gv := "v1"
-		res := set.Lookup(registryGVR(c.group, gv, c.resource))
-		if res == nil {
-			t.Fatalf("no resource %s", c.resource)
-		}
-		m, err := fms.get(res, "")
-		if err != nil {
-			t.Fatal(err)
-		}
+		res, m := testFieldManager(t, registryGVR(c.group, "v1", c.resource), "")
 		memo := newCreateMemo(4)
 		gvk := res.GVK().String()
 		ka, ok := memo.key("mgr", gvk, c.a)
@@ -150,6 +142,28 @@ func memoDeploy(name, uid string, replicas int32) *appsv1.Deployment {
 }
 
 func typesUID(s string) types.UID { return types.UID(s) }
+
+// testFields is the registry with field managers built from its OpenAPI
+// definitions, shared by the tests (building the type converter takes a while).
+var testFields = sync.OnceValues(func() (*registry.Set, *fieldManagers) {
+	set := registry.All()
+	return set, &fieldManagers{schemas: func() map[string]*spec.Schema { return openapi.Definitions(set) }}
+})
+
+// testFieldManager returns the resource and field manager of gvr (and subresource).
+func testFieldManager(tb testing.TB, gvr schema.GroupVersionResource, sub string) (*registry.Resource, *managedfields.FieldManager) {
+	tb.Helper()
+	set, fms := testFields()
+	res := set.Lookup(gvr)
+	if res == nil {
+		tb.Fatalf("no resource %v", gvr)
+	}
+	m, err := fms.get(res, sub)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return res, m
+}
 
 func registryGVR(group, version, resource string) schema.GroupVersionResource {
 	return schema.GroupVersionResource{Group: group, Version: version, Resource: resource}

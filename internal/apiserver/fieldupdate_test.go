@@ -9,18 +9,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/kube-openapi/pkg/validation/spec"
 	"k8s.io/utils/ptr"
-
-	"tug/internal/openapi"
-	"tug/internal/registry"
 )
 
 // TestRenewManagedFields: where the short cut applies it gives exactly what the
 // full computation gives (but the time); everywhere else it declines.
 func TestRenewManagedFields(t *testing.T) {
-	set := registry.All()
-	fms := &fieldManagers{schemas: func() map[string]*spec.Schema { return openapi.Definitions(set) }}
 	lease := func(mutate ...func(*coordinationv1.Lease)) runtime.Object {
 		l := &coordinationv1.Lease{
 			TypeMeta:   metav1.TypeMeta{Kind: "Lease", APIVersion: "coordination.k8s.io/v1"},
@@ -75,11 +69,7 @@ func TestRenewManagedFields(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			res := set.Lookup(registryGVR(c.group, "v1", c.resource))
-			m, err := fms.get(res, "")
-			if err != nil {
-				t.Fatal(err)
-			}
+			res, m := testFieldManager(t, registryGVR(c.group, "v1", c.resource), "")
 			old := m.UpdateNoErrors(res.New(), c.old.DeepCopyObject(), "mgr")
 			if c.secondMgr {
 				o := old.DeepCopyObject().(*corev1.ConfigMap)
